@@ -1,0 +1,40 @@
+// The contract every source implements: list items lazily, open one item's bytes.
+import type { Readable } from 'node:stream';
+import type { TimeWindow } from './window.js';
+
+/** One unit of work as the source lists it: a file or a blob. */
+export interface ItemRef {
+  /** Stable id within the source: the path relative to the root, or the blob name. */
+  id: string;
+  /** Size in bytes when listed. */
+  size: number;
+  /** Changes when the content is replaced rather than appended to (ETag, or mtime for files). */
+  version?: string;
+}
+
+export interface ListOptions {
+  /** Only items whose `y=/m=/d=/h=` path hour overlaps this window; whole folders outside it are never opened. */
+  window?: TimeWindow;
+  signal?: AbortSignal;
+}
+
+/** What a source did while listing, for progress and for tests that check pruning. */
+export interface ListingStats {
+  /** Folders (or hierarchy prefixes) opened. */
+  foldersOpened: number;
+  /** Items yielded. */
+  itemsListed: number;
+  /** Folders skipped because their path is outside the time window. */
+  foldersPruned: number;
+}
+
+export interface Source {
+  /** Where the items come from, printable: never contains a secret. */
+  readonly uri: string;
+  readonly stats: ListingStats;
+  /** Lists items lazily, in a stable order; never holds the whole listing in memory. */
+  list(options?: ListOptions): AsyncIterable<ItemRef>;
+  /** Streams an item's bytes from `start` (inclusive) to its current end. */
+  open(id: string, start: number, signal?: AbortSignal): Promise<Readable>;
+  close(): Promise<void>;
+}
