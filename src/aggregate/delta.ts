@@ -39,13 +39,14 @@ export class Delta {
     this.counters.set(key, (this.counters.get(key) ?? 0) + n);
   }
 
-  observeLatency(scope: string, value: number): void {
+  /** The latency sketch for a scope, created empty on first use. */
+  sketch(scope: string): LatencySketch {
     let sketch = this.latency.get(scope);
     if (!sketch) {
       sketch = new LatencySketch();
       this.latency.set(scope, sketch);
     }
-    sketch.accept(value);
+    return sketch;
   }
 
   observeBound(name: string, key: string, text: string): void {
@@ -60,14 +61,7 @@ export class Delta {
 
   merge(other: Delta): this {
     for (const [key, n] of other.counters) this.count(key, n);
-    for (const [scope, sketch] of other.latency) {
-      let mine = this.latency.get(scope);
-      if (!mine) {
-        mine = new LatencySketch();
-        this.latency.set(scope, mine);
-      }
-      mine.merge(sketch);
-    }
+    for (const [scope, sketch] of other.latency) this.sketch(scope).merge(sketch);
     for (const [name, b] of other.bounds) {
       this.observeBound(name, b.min.key, b.min.text);
       this.observeBound(name, b.max.key, b.max.text);
@@ -91,10 +85,9 @@ export class Delta {
     const delta = new Delta();
     for (const [key, n] of data.counters) delta.count(key, n);
     for (const [scope, s] of data.latency) {
-      const sketch = new LatencySketch();
+      const sketch = delta.sketch(scope);
       for (const [bin, n] of s.bins) sketch.addBin(bin, n);
       sketch.max = s.max;
-      delta.latency.set(scope, sketch);
     }
     for (const [name, b] of data.bounds) delta.bounds.set(name, { min: { ...b.min }, max: { ...b.max } });
     return delta;

@@ -1,0 +1,407 @@
+// The engine: lists a source into the store while it claims items in batches, runs the task on
+// each, commits results in batches (one transaction each), retries failures with backoff, and
+// stops cleanly on a signal. It never holds the listing, only the items it has claimed.
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Readable } from 'node:stream';
+import { ItemError, UsageError } from '../errors.js';
+import type { Source } from '../sources/types.js';
+import type { TimeWindow } from '../sources/window.js';
+import type { ItemOutcome, LeasedItem, Store } from '../store/types.js';
+import type { Task } from '../tasks/types.js';
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { RateEstimator } from './rate.js';
+
+export interface IngestOptions {
+  store: Store;
+  job: string;
+  source: Source;
+  task: Task;
+  window?: TimeWindow;
+  /** Which listed ids are items (e.g. a glob matcher); all when absent. */
+  include?: (id: string) => boolean;
+  /** Items processed at once. */
+  concurrency?: number;
+  /** Attempts before an item ends `failed`. */
+  maxAttempts?: number;
+  backoff?: BackoffOptions;
+  /** Results committed per transaction (at most). */
+  commitBatch?: number;
+  /** Longest wait before results are committed, ms. */
+  commitIntervalMs?: number;
+  /** Lease length, ms; renewed every third of it while the item is in hand. */
+  leaseTtlMs?: number;
+  /** How long in-flight items may finish after a stop request before they are abandoned, ms. */
+  graceMs?: number;
+  /** Aborting it asks for a clean stop: no new claims, in-flight items finish or are released. */
+  signal?: AbortSignal;
+  /** Aborting it stops at once: in-flight items are released, not finished. */
+  hardSignal?: AbortSignal;
+  onEvent?: (event: IngestEvent) => void;
+  /** Progress events at most this often, ms. */
+  progressIntervalMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface Progress {
+  itemsTotal: number;
+  itemsDone: number;
+  itemsFailed: number;
+  bytesTotal: number;
+  bytesDone: number;
+  records: number;
+  inFlight: number;
+  retries: number;
+  listingComplete: boolean;
+  bytesPerSecond: number;
+  recordsPerSecond: number;
+  etaSeconds: number | null;
+  elapsedMs: number;
+}
+
+export type IngestEvent =
+  | { type: 'start'; job: string; source: string; owner: string; reclaimed: number; resumed: boolean }
+  | { type: 'listed'; items: number; added: number; grown: number; complete: boolean }
+  | { type: 'progress'; progress: Progress }
+  | { type: 'retry'; id: string; attempts: number; error: string; delayMs: number }
+  | { type: 'failed'; id: string; attempts: number; error: string }
+  | { type: 'commit'; items: number; rejected: number; records: number }
+  | { type: 'stopping'; reason: string };
+
+export interface IngestSummary {
+  outcome: 'done' | 'failed-items' | 'interrupted' | 'nothing-new';
+  runId: number;
+  itemsProcessed: number;
+  itemsFailed: number;
+  retries: number;
+  records: number;
+  bytes: number;
+  listed: number;
+  added: number;
+  grown: number;
+  progress: Progress;
+}
+
+/** Who holds a lease: host, process and a per-run nonce, so a dead local owner can be recognised. */
+export function leaseOwner(): string {
+  return `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+}
+
+/** True when `owner` is a process on this host that no longer runs (its leases can be taken back now). */
+export function ownerIsDead(owner: string, self: string): boolean {
+  const [host, pidText] = owner.split('/');
+  if (host !== os.hostname() || owner === self) return false;
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true; // an earlier run in this same process
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export async function ingest(options: IngestOptions): Promise<IngestSummary> {
+  const { store, job, source, task } = options;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const commitBatch = options.commitBatch ?? 256;
+  const commitIntervalMs = options.commitIntervalMs ?? 500;
+  const leaseTtlMs = options.leaseTtlMs ?? 60_000;
+  const graceMs = options.graceMs ?? 15_000;
+  const progressIntervalMs = options.progressIntervalMs ?? 1000;
+  const emit = options.onEvent ?? (() => {});
+  const owner = leaseOwner();
+  const startedAt = now();
+
+  const reclaimed = await store.reclaimLeases(job, now(), (o) => ownerIsDead(o, owner));
+  const before = await store.status(job);
+  const runId = await store.startRun(job, owner, startedAt);
+  emit({ type: 'start', job, source: source.uri, owner, reclaimed, resumed: before.items.total > 0 });
+
+  // Counters for this run, on top of the store's state when it started.
+  const run = { processed: 0, failed: 0, retries: 0, records: 0, bytes: 0, listed: 0, added: 0, grown: 0 };
+  let itemsTotal = before.items.total;
+  let bytesTotal = before.bytes.total;
+  let listingComplete = false;
+  const rate = new RateEstimator(startedAt);
+  const recordRate = new RateEstimator(startedAt);
+
+  const queue: LeasedItem[] = [];
+  const inFlight = new Map<string, { item: LeasedItem; stream?: Readable; abort: AbortController }>();
+  const toCommit: ItemOutcome[] = [];
+  let stopping = false;
+  let hardStop = false;
+  let fatal: unknown = null;
+  let wake: (() => void) | null = null;
+  const wakeUp = () => {
+    wake?.();
+    wake = null;
+  };
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    emit({ type: 'stopping', reason });
+    // In-flight items get `graceMs` to finish; then they are abandoned and released.
+    graceTimer = setTimeout(() => abortAll(), graceMs);
+    graceTimer.unref();
+    wakeUp();
+  };
+  const abortAll = () => {
+    hardStop = true;
+    stop('stop requested');
+    for (const flight of inFlight.values()) {
+      flight.abort.abort();
+      flight.stream?.destroy();
+    }
+  };
+  const onStop = () => stop('stop requested: finishing items in hand');
+  options.signal?.addEventListener('abort', onStop, { once: true });
+  options.hardSignal?.addEventListener('abort', abortAll, { once: true });
+  if (options.signal?.aborted) onStop();
+  if (options.hardSignal?.aborted) abortAll();
+
+  let committing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    committing = committing.then(async () => {
+      if (toCommit.length === 0) return;
+      const batch = toCommit.splice(0, toCommit.length);
+      const { committed, rejected } = await store.commitResults(job, owner, batch);
+      let records = 0;
+      for (const o of batch) records += o.records;
+      emit({ type: 'commit', items: committed, rejected, records });
+    });
+    return committing;
+  };
+
+  const progress = (): Progress => {
+    const t = now();
+    const bytesDone = before.bytes.done + run.bytes;
+    return {
+      itemsTotal,
+      itemsDone: before.items.done + run.processed,
+      itemsFailed: before.items.failed + run.failed,
+      bytesTotal,
+      bytesDone,
+      records: before.records + run.records,
+      inFlight: inFlight.size,
+      retries: run.retries,
+      listingComplete,
+      bytesPerSecond: rate.perSecond,
+      recordsPerSecond: recordRate.perSecond,
+      etaSeconds: listingComplete ? rate.eta(t, Math.max(0, bytesTotal - bytesDone)) : null,
+      elapsedMs: t - startedAt,
+    };
+  };
+
+  const ticker = setInterval(() => {
+    const t = now();
+    rate.update(t, run.bytes);
+    recordRate.update(t, run.records);
+    void flush().catch((error) => {
+      fatal ??= error;
+      stop(`commit failed: ${describe(error)}`);
+    });
+    emit({ type: 'progress', progress: progress() });
+  }, Math.min(progressIntervalMs, commitIntervalMs));
+  ticker.unref();
+
+  const heartbeat = setInterval(
+    () => {
+      const held = [...queue.map((i) => i.id), ...inFlight.keys(), ...toCommit.map((o) => o.id)];
+      if (held.length > 0) void store.renewLeases(job, owner, held, leaseTtlMs, now()).catch(() => {});
+    },
+    Math.max(1000, Math.floor(leaseTtlMs / 3)),
+  );
+  heartbeat.unref();
+
+  const listing = (async () => {
+    const listAbort = new AbortController();
+    const abortListing = () => listAbort.abort();
+    options.signal?.addEventListener('abort', abortListing, { once: true });
+    let batch: Parameters<Store['addItems']>[1] = [];
+    const save = async () => {
+      const result = await store.addItems(job, batch);
+      run.listed += batch.length;
+      run.added += result.added;
+      run.grown += result.grown;
+      itemsTotal += result.added;
+      bytesTotal += result.bytesAdded;
+      batch = [];
+      emit({ type: 'listed', items: run.listed, added: run.added, grown: run.grown, complete: false });
+      wakeUp();
+    };
+    try {
+      for await (const ref of source.list({ ...(options.window ? { window: options.window } : {}), signal: listAbort.signal })) {
+        if (stopping) break;
+        if (options.include && !options.include(ref.id)) continue;
+        batch.push(ref);
+        if (batch.length >= 500) await save();
+      }
+      if (!stopping) {
+        if (batch.length > 0) await save();
+        await store.markListed(job, now());
+        listingComplete = true;
+        emit({ type: 'listed', items: run.listed, added: run.added, grown: run.grown, complete: true });
+      }
+    } catch (error) {
+      fatal ??= error instanceof UsageError ? error : new UsageError(`listing ${source.uri} failed: ${describe(error)}`);
+      stop('listing failed');
+    } finally {
+      options.signal?.removeEventListener('abort', abortListing);
+      wakeUp();
+    }
+  })();
+
+  let leasing: Promise<void> | null = null;
+  const claim = async () => {
+    const items = await store.leaseItems(job, owner, Math.max(concurrency * 2, 16), leaseTtlMs, now());
+    queue.push(...items);
+  };
+
+  const nextItem = async (): Promise<LeasedItem | null> => {
+    while (!stopping) {
+      const item = queue.shift();
+      if (item) return item;
+      if (!leasing) {
+        leasing = claim().finally(() => {
+          leasing = null;
+        });
+      }
+      await leasing;
+      if (queue.length > 0) continue;
+      const work = await store.hasWork(job, now());
+      if (listingComplete && work.ready === 0 && work.waiting === 0 && inFlight.size === 0) return null;
+      const wait = work.waiting > 0 && work.nextAt !== null ? Math.max(10, Math.min(500, work.nextAt - now())) : 200;
+      await nap(wait);
+    }
+    return null;
+  };
+
+  const processItem = async (item: LeasedItem) => {
+    const abort = new AbortController();
+    const flight: { item: LeasedItem; stream?: Readable; abort: AbortController } = { item, abort };
+    inFlight.set(item.id, flight);
+    const itemStart = now();
+    try {
+      const stream = await source.open(item.id, item.resume.offset, abort.signal);
+      flight.stream = stream;
+      if (abort.signal.aborted) stream.destroy();
+      const result = await task.process(stream, item.resume, abort.signal);
+      if (hardStop) throw new Error('abandoned at stop');
+      toCommit.push({
+        id: item.id,
+        fence: item.fence,
+        resume: result.resume,
+        readEnd: item.resume.offset + result.bytes,
+        records: result.records,
+        bytes: result.bytes,
+        startedAt: itemStart,
+        finishedAt: now(),
+        delta: result.delta,
+      });
+      run.processed += 1;
+      run.records += result.records;
+      run.bytes += result.bytes;
+      if (toCommit.length >= commitBatch) await flush();
+    } catch (error) {
+      if (hardStop) return; // released below, not counted as an attempt
+      const message = describe(error);
+      const attempts = item.attempts + 1;
+      const retryAfter = error instanceof ItemError ? error.retryAfterMs : undefined;
+      const delayMs = backoffDelay(attempts, backoff, random, retryAfter);
+      const state = await store.failItem(job, owner, item, message, { notBefore: now() + delayMs, maxAttempts });
+      if (state === 'failed') {
+        run.failed += 1;
+        emit({ type: 'failed', id: item.id, attempts, error: message });
+      } else {
+        run.retries += 1;
+        emit({ type: 'retry', id: item.id, attempts, error: message, delayMs });
+      }
+      wakeUp();
+    } finally {
+      inFlight.delete(item.id);
+    }
+  };
+
+  const worker = async () => {
+    for (;;) {
+      const item = await nextItem();
+      if (!item) return;
+      await processItem(item);
+    }
+  };
+
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  clearTimeout(graceTimer);
+  await listing;
+  clearInterval(ticker);
+  clearInterval(heartbeat);
+  await flush();
+  const unfinished = [...queue.map((i) => i.id), ...inFlight.keys()];
+  queue.length = 0;
+  if (unfinished.length > 0) await store.releaseItems(job, owner, unfinished);
+  options.signal?.removeEventListener('abort', onStop);
+  options.hardSignal?.removeEventListener('abort', abortAll);
+
+  const final = progress();
+  emit({ type: 'progress', progress: final });
+  const interrupted = stopping && fatal === null;
+  const failedNow = (await store.status(job)).items.failed;
+  const outcome: IngestSummary['outcome'] = interrupted
+    ? 'interrupted'
+    : failedNow > 0
+      ? 'failed-items'
+      : run.processed === 0 && run.added === 0 && run.grown === 0 && run.retries === 0
+        ? 'nothing-new'
+        : 'done';
+  await store.endRun(
+    runId,
+    fatal ? 'error' : outcome,
+    {
+      processed: run.processed,
+      failed: run.failed,
+      retries: run.retries,
+      records: run.records,
+      bytes: run.bytes,
+      listed: run.listed,
+      added: run.added,
+      grown: run.grown,
+    },
+    now(),
+  );
+  if (fatal) throw fatal;
+  return {
+    outcome,
+    runId,
+    itemsProcessed: run.processed,
+    itemsFailed: run.failed,
+    retries: run.retries,
+    records: run.records,
+    bytes: run.bytes,
+    listed: run.listed,
+    added: run.added,
+    grown: run.grown,
+    progress: final,
+  };
+}

@@ -1,0 +1,49 @@
+// addItems: records listed items. New ones become pending; a done item that grew (an append
+// blob still being written) goes back to pending and is read again from where it stopped.
+import type { Database } from 'better-sqlite3';
+import type { ItemRef } from '../../sources/types.js';
+import type { AddItemsResult } from '../types.js';
+
+export function addItems(db: Database, job: string, items: ItemRef[]): AddItemsResult {
+  const find = db.prepare<[string, string], { state: string; read_end: number; size: number }>(
+    'SELECT state, read_end, size FROM items WHERE job = ? AND id = ?',
+  );
+  const insert = db.prepare('INSERT INTO items (job, id, size, version) VALUES (?, ?, ?, ?)');
+  const grow = db.prepare(
+    `UPDATE items SET state = 'pending', size = ?, version = ?, attempts = 0, not_before = 0, last_error = NULL
+     WHERE job = ? AND id = ?`,
+  );
+  const replaced = db.prepare(
+    `UPDATE items SET size = ?, version = ?, last_error = ? WHERE job = ? AND id = ?`,
+  );
+  const resize = db.prepare(`UPDATE items SET size = ?, version = ? WHERE job = ? AND id = ? AND state != 'done'`);
+  const result: AddItemsResult = { added: 0, grown: 0, replaced: 0, bytesAdded: 0 };
+  db.transaction(() => {
+    for (const item of items) {
+      const version = item.version ?? null;
+      const known = find.get(job, item.id);
+      if (!known) {
+        insert.run(job, item.id, item.size, version);
+        result.added += 1;
+        result.bytesAdded += item.size;
+      } else if (known.state !== 'done') {
+        resize.run(item.size, version, job, item.id);
+        result.bytesAdded += item.size - known.size;
+      } else if (item.size > known.read_end) {
+        grow.run(item.size, version, job, item.id);
+        result.grown += 1;
+        result.bytesAdded += item.size - known.size;
+      } else if (item.size < known.read_end && item.size !== known.size) {
+        replaced.run(
+          item.size,
+          version,
+          `shrank from ${known.read_end} to ${item.size} bytes after it was counted; not recounted (ingest into a new --job to recount)`,
+          job,
+          item.id,
+        );
+        result.replaced += 1;
+      }
+    }
+  })();
+  return result;
+}

@@ -1,0 +1,70 @@
+// commitResults: ONE transaction marks a batch of items done and adds their deltas to the job's
+// aggregates. An item whose lease was taken over (fencing token moved on) adds nothing.
+import type { Database } from 'better-sqlite3';
+import { Delta } from '../../aggregate/delta.js';
+import type { ItemOutcome } from '../types.js';
+
+export function commitResults(
+  db: Database,
+  job: string,
+  owner: string,
+  outcomes: ItemOutcome[],
+): { committed: number; rejected: number } {
+  const done = db.prepare(
+    `UPDATE items SET state = 'done', resume_offset = @offset, tail_malformed = @tail, read_end = @readEnd,
+       records = records + @records, bytes = bytes + @bytes, started_at = @startedAt, finished_at = @finishedAt,
+       lease_owner = NULL, lease_expires = NULL, last_error = NULL
+     WHERE job = @job AND id = @id AND state = 'leased' AND lease_owner = @owner AND fence = @fence`,
+  );
+  const counter = db.prepare(
+    `INSERT INTO counters (job, key, value) VALUES (?, ?, ?)
+     ON CONFLICT (job, key) DO UPDATE SET value = value + excluded.value`,
+  );
+  const bin = db.prepare(
+    `INSERT INTO latency_bins (job, scope, bin, count) VALUES (?, ?, ?, ?)
+     ON CONFLICT (job, scope, bin) DO UPDATE SET count = count + excluded.count`,
+  );
+  const max = db.prepare(
+    `INSERT INTO latency_max (job, scope, max) VALUES (?, ?, ?)
+     ON CONFLICT (job, scope) DO UPDATE SET max = MAX(max, excluded.max)`,
+  );
+  const bound = db.prepare(
+    `INSERT INTO bounds (job, name, min_key, min_text, max_key, max_text) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (job, name) DO UPDATE SET
+       min_text = CASE WHEN excluded.min_key < min_key THEN excluded.min_text ELSE min_text END,
+       min_key = MIN(min_key, excluded.min_key),
+       max_text = CASE WHEN excluded.max_key > max_key THEN excluded.max_text ELSE max_text END,
+       max_key = MAX(max_key, excluded.max_key)`,
+  );
+  let committed = 0;
+  db.transaction(() => {
+    const total = new Delta();
+    for (const o of outcomes) {
+      const changed = done.run({
+        job,
+        owner,
+        id: o.id,
+        fence: o.fence,
+        offset: o.resume.offset,
+        tail: o.resume.tailMalformed ? 1 : 0,
+        readEnd: o.readEnd,
+        records: o.records,
+        bytes: o.bytes,
+        startedAt: o.startedAt,
+        finishedAt: o.finishedAt,
+      }).changes;
+      if (changed === 1) {
+        total.merge(o.delta);
+        committed += 1;
+      }
+    }
+    for (const [key, value] of total.counters) if (value !== 0) counter.run(job, key, value);
+    for (const [scope, sketch] of total.latency) {
+      if (sketch.count === 0) continue;
+      for (const [b, n] of sketch.bins) bin.run(job, scope, b, n);
+      max.run(job, scope, sketch.max);
+    }
+    for (const [name, b] of total.bounds) bound.run(job, name, b.min.key, b.min.text, b.max.key, b.max.text);
+  }).immediate();
+  return { committed, rejected: outcomes.length - committed };
+}

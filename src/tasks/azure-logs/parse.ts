@@ -1,0 +1,216 @@
+// Parses PT1H.json blob bytes into an aggregate delta, incrementally and purely (bytes in,
+// delta out), so it can run on any thread. Accepts JSON lines and the pre-2018
+// {"records": [...]} form, a UTF-8 BOM, CRLF, blank lines, and a last line cut mid-write.
+import { Delta, dimKey } from '../../aggregate/delta.js';
+import type { LatencySketch } from '../../aggregate/sketch.js';
+import type { Resume, TaskResult } from '../types.js';
+import { recordFacts } from './record.js';
+
+const NEWLINE = 0x0a;
+const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
+/** A wrapper-form blob is parsed whole; past this size it is read as lines instead. */
+const MAX_WRAPPER_BYTES = 512 * 1024 * 1024;
+
+export const KEYS = {
+  records: dimKey('records'),
+  malformed: dimKey('malformed'),
+  latencyAll: dimKey('all'),
+};
+
+export class BlobParser {
+  private readonly delta = new Delta();
+  /** Per record, one composite key; exploded into dimension counters at the end. */
+  private readonly combos = new Map<string, number>();
+  private readonly modelSketches = new Map<string, LatencySketch>();
+  private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
+  private readonly decoder = new TextDecoder('utf-8');
+  private carry: Buffer | null = null;
+  /** Bytes of the blob, from its start, fully accounted for (through the last newline). */
+  private consumed: number;
+  private bytes = 0;
+  private records = 0;
+  private atBlobStart: boolean;
+  private wrapper: Buffer[] | null = null;
+  private wrapperBytes = 0;
+
+  constructor(private readonly resume: Resume = { offset: 0, tailMalformed: false }) {
+    this.consumed = resume.offset;
+    this.atBlobStart = resume.offset === 0;
+    // The cut line counted as malformed last time is read again now, whole or not.
+    if (resume.tailMalformed) this.delta.count(KEYS.malformed, -1);
+  }
+
+  push(chunk: Uint8Array): void {
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.bytes += buf.length;
+    if (this.atBlobStart) {
+      this.atBlobStart = false;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
+        buf = buf.subarray(3);
+        this.consumed += 3;
+      }
+      if (WRAPPER_START.test(buf.toString('utf8', 0, Math.min(buf.length, 64)))) this.wrapper = [];
+    }
+    if (this.wrapper) {
+      this.wrapper.push(buf);
+      this.wrapperBytes += buf.length;
+      if (this.wrapperBytes <= MAX_WRAPPER_BYTES) return;
+      const all = Buffer.concat(this.wrapper);
+      this.wrapper = null;
+      buf = all;
+    }
+    const last = buf.lastIndexOf(NEWLINE);
+    if (last < 0) {
+      this.carry = this.carry ? Buffer.concat([this.carry, buf]) : buf;
+      return;
+    }
+    const head = this.carry ? Buffer.concat([this.carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
+    this.carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
+    this.lines(head.toString('utf8'));
+    this.consumed += head.length;
+  }
+
+  end(): TaskResult {
+    let resume: Resume;
+    if (this.wrapper) {
+      const all = Buffer.concat(this.wrapper);
+      this.wrapper = null;
+      if (this.whole(all.toString('utf8'))) {
+        resume = { offset: this.consumed + all.length, tailMalformed: false };
+        return this.result(resume);
+      }
+      this.carry = null;
+      this.push(all); // not valid as one document: read it as lines
+      this.bytes -= all.length;
+    }
+    const tail = this.carry ? this.decoder.decode(this.carry) : '';
+    const tailBytes = this.carry?.length ?? 0;
+    this.carry = null;
+    if (tail.trim() === '') {
+      resume = { offset: this.consumed, tailMalformed: false };
+    } else if (this.line(tail)) {
+      resume = { offset: this.consumed + tailBytes, tailMalformed: false };
+    } else {
+      // Cut mid-write, or junk: counted as malformed now, re-read if the blob grows.
+      resume = { offset: this.consumed, tailMalformed: true };
+    }
+    return this.result(resume);
+  }
+
+  private result(resume: Resume): TaskResult {
+    this.explode();
+    return { delta: this.delta, resume, records: this.records, bytes: this.bytes };
+  }
+
+  private lines(text: string): void {
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      this.line(text.slice(start, nl));
+      start = nl + 1;
+    }
+  }
+
+  /** Accounts one line; false when it is not a record (counted as malformed). Blank lines are nothing. */
+  private line(raw: string): boolean {
+    let line = raw;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    if (line.length === 0 || line.trim().length === 0) return true;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      this.delta.count(KEYS.malformed);
+      return false;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.delta.count(KEYS.malformed);
+      return false;
+    }
+    const record = value as Record<string, unknown>;
+    if (Array.isArray(record.records) && record.time === undefined) this.many(record.records);
+    else this.record(record);
+    return true;
+  }
+
+  /** A whole {"records": [...]} document; false when it does not parse as one. */
+  private whole(text: string): boolean {
+    let value: unknown;
+    try {
+      value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    } catch {
+      return false;
+    }
+    const records = (value as { records?: unknown } | null)?.records;
+    if (!Array.isArray(records)) return false;
+    this.many(records);
+    return true;
+  }
+
+  private many(records: unknown[]): void {
+    for (const value of records) {
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        this.record(value as Record<string, unknown>);
+      } else {
+        this.delta.count(KEYS.malformed);
+      }
+    }
+  }
+
+  private record(record: Record<string, unknown>): void {
+    const f = recordFacts(record);
+    this.records += 1;
+    const combo = JSON.stringify([
+      f.time?.day ?? null,
+      f.model,
+      f.version,
+      f.deployment,
+      f.operation,
+      f.category,
+      f.resource,
+      f.status,
+      f.cls,
+    ]);
+    this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
+    if (f.time && f.timeText) this.delta.observeBound('time', f.time.key, f.timeText);
+    if (f.latencyMs !== null) {
+      this.allSketch.accept(f.latencyMs);
+      const modelKey = `${f.model}\u0000${f.version}`;
+      let sketch = this.modelSketches.get(modelKey);
+      if (!sketch) {
+        sketch = this.delta.sketch(dimKey('model', f.model, f.version));
+        this.modelSketches.set(modelKey, sketch);
+      }
+      sketch.accept(f.latencyMs);
+    }
+  }
+
+  /** Turns per-record composite keys into the counters the store keeps. */
+  private explode(): void {
+    const d = this.delta;
+    for (const [combo, n] of this.combos) {
+      const [day, model, version, deployment, operation, category, resource, status, cls] = JSON.parse(combo) as (
+        | string
+        | null
+      )[];
+      d.count(KEYS.records, n);
+      d.count(dimKey('class', cls as string), n);
+      if (status !== null) d.count(dimKey('code', status as string), n);
+      d.count(dimKey('day_model', day as string | null, model as string | null, version as string | null, cls as string), n);
+      d.count(dimKey('deployment', deployment as string | null, cls as string), n);
+      d.count(dimKey('operation', operation as string | null, cls as string), n);
+      d.count(dimKey('category', category as string | null, cls as string), n);
+      d.count(dimKey('resource', resource as string | null, cls as string), n);
+    }
+    this.combos.clear();
+  }
+}
+
+/** Parses a whole blob held in memory (tests, small inputs). */
+export function parseBlob(bytes: Uint8Array, resume?: Resume): TaskResult {
+  const parser = new BlobParser(resume);
+  parser.push(bytes);
+  return parser.end();
+}

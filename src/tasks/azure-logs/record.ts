@@ -1,0 +1,124 @@
+// What one Azure resource-log record contributes: its status class, day, model and latency.
+// Pure: a parsed JSON object in, counts into a RecordTally out.
+
+export type StatusClass = 'success' | 'rateLimited' | 'clientError' | 'serverError' | 'noStatus';
+
+export const STATUS_CLASSES: readonly StatusClass[] = [
+  'success',
+  'rateLimited',
+  'clientError',
+  'serverError',
+  'noStatus',
+];
+
+/** An HTTP status as an integer 100..599, from a number or a numeric string; null otherwise. */
+export function statusCode(value: unknown): number | null {
+  let code: number;
+  if (typeof value === 'number') code = value;
+  else if (typeof value === 'string' && value.length > 0 && value.length <= 5) code = Number(value.trim());
+  else return null;
+  return Number.isInteger(code) && code >= 100 && code <= 599 ? code : null;
+}
+
+export function statusClass(code: number | null): StatusClass {
+  if (code === null) return 'noStatus';
+  if (code >= 200 && code < 300) return 'success';
+  if (code === 429) return 'rateLimited';
+  if (code >= 400 && code < 500) return 'clientError';
+  if (code >= 500) return 'serverError';
+  return 'noStatus'; // 1xx and 3xx: not a success, not a failure of the call
+}
+
+const ISO_Z = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/;
+
+/** A record time as a sortable UTC key with 7 fractional digits, and its UTC day. */
+export interface RecordTime {
+  key: string;
+  day: string;
+}
+
+export function recordTime(value: unknown): RecordTime | null {
+  if (typeof value !== 'string') return null;
+  const m = ISO_Z.exec(value);
+  if (m) {
+    const fraction = (m[3] ?? '').padEnd(7, '0').slice(0, 7);
+    return { key: `${m[1]}T${m[2]}.${fraction}Z`, day: m[1] as string };
+  }
+  // Other ISO forms (offsets, no seconds): normalise through Date; sub-millisecond digits are lost.
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(value)) return null;
+  const iso = new Date(ms).toISOString();
+  return { key: `${iso.slice(0, 23)}0000Z`, day: iso.slice(0, 10) };
+}
+
+/** `properties` is an object, or in some exports a JSON-encoded string of one. */
+export function recordProperties(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+/** Latency in ms when usable: a non-negative finite number (numeric strings accepted). */
+export function durationMs(value: unknown): number | null {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : Number.NaN;
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+/** The account (or service) name: the last segment of the resourceId. */
+export function resourceName(value: unknown): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const slash = value.lastIndexOf('/');
+  return slash >= 0 && slash < value.length - 1 ? value.slice(slash + 1) : value;
+}
+
+/** The fields of a record that the report needs, normalised. */
+export interface RecordFacts {
+  time: RecordTime | null;
+  timeText: string | null;
+  code: number | null;
+  status: string | null;
+  cls: StatusClass;
+  latencyMs: number | null;
+  model: string | null;
+  version: string | null;
+  deployment: string | null;
+  operation: string | null;
+  category: string | null;
+  resource: string | null;
+}
+
+export function recordFacts(record: Record<string, unknown>): RecordFacts {
+  const properties = recordProperties(record.properties);
+  const category = text(record.category);
+  // API Management gateway logs carry the HTTP status in properties.responseCode.
+  const raw = category === 'GatewayLogs' ? properties?.responseCode : record.resultSignature;
+  const code = statusCode(raw);
+  const cls = statusClass(code);
+  const status = code !== null ? String(code) : typeof raw === 'string' && raw !== '' ? raw : null;
+  const time = recordTime(record.time);
+  return {
+    time,
+    timeText: time ? (record.time as string) : null,
+    code,
+    status,
+    cls,
+    latencyMs: cls === 'noStatus' ? null : durationMs(record.durationMs),
+    model: text(properties?.modelName),
+    version: text(properties?.modelVersion),
+    deployment: text(properties?.modelDeploymentName),
+    operation: text(record.operationName),
+    category,
+    resource: resourceName(record.resourceId),
+  };
+}
