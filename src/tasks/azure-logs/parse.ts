@@ -8,6 +8,8 @@ import { recordFacts } from './record.js';
 
 const NEWLINE = 0x0a;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
+/** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
+const SNIFF_BYTES = 64;
 /** A wrapper-form blob is parsed whole; past this size it is read as lines instead. */
 const MAX_WRAPPER_BYTES = 512 * 1024 * 1024;
 
@@ -23,13 +25,13 @@ export class BlobParser {
   private readonly combos = new Map<string, number>();
   private readonly modelSketches = new Map<string, LatencySketch>();
   private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
-  private readonly decoder = new TextDecoder('utf-8');
-  private carry: Buffer | null = null;
+  private carry: Buffer[] = [];
   /** Bytes of the blob, from its start, fully accounted for (through the last newline). */
   private consumed: number;
   private bytes = 0;
   private records = 0;
   private atBlobStart: boolean;
+  private start: Buffer | null = null;
   private wrapper: Buffer[] | null = null;
   private wrapperBytes = 0;
 
@@ -41,16 +43,25 @@ export class BlobParser {
   }
 
   push(chunk: Uint8Array): void {
-    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let buf: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.bytes += buf.length;
     if (this.atBlobStart) {
-      this.atBlobStart = false;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
-        buf = buf.subarray(3);
-        this.consumed += 3;
+      // Which form the blob has is decided on its first bytes: gather enough of them first.
+      buf = this.start ? Buffer.concat([this.start, buf]) : buf;
+      if (buf.length < SNIFF_BYTES) {
+        this.start = buf;
+        return;
       }
-      if (WRAPPER_START.test(buf.toString('utf8', 0, Math.min(buf.length, 64)))) this.wrapper = [];
+      this.start = null;
+      this.atBlobStart = false;
+      buf = this.sniff(buf);
     }
+    this.feed(buf);
+  }
+
+  /** Parses bytes already counted in `bytes`. */
+  private feed(chunk: Buffer): void {
+    let buf = chunk;
     if (this.wrapper) {
       this.wrapper.push(buf);
       this.wrapperBytes += buf.length;
@@ -61,17 +72,24 @@ export class BlobParser {
     }
     const last = buf.lastIndexOf(NEWLINE);
     if (last < 0) {
-      this.carry = this.carry ? Buffer.concat([this.carry, buf]) : buf;
+      // A line longer than a chunk: keep its pieces, join them once when it ends.
+      this.carry.push(buf);
       return;
     }
-    const head = this.carry ? Buffer.concat([this.carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
-    this.carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
+    const head = this.carry.length > 0 ? Buffer.concat([...this.carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
+    this.carry = last + 1 < buf.length ? [Buffer.from(buf.subarray(last + 1))] : [];
     this.lines(head.toString('utf8'));
     this.consumed += head.length;
   }
 
   end(): TaskResult {
     let resume: Resume;
+    if (this.atBlobStart) {
+      this.atBlobStart = false;
+      const start = this.start ?? Buffer.alloc(0);
+      this.start = null;
+      if (start.length > 0) this.feed(this.sniff(start));
+    }
     if (this.wrapper) {
       const all = Buffer.concat(this.wrapper);
       this.wrapper = null;
@@ -79,13 +97,12 @@ export class BlobParser {
         resume = { offset: this.consumed + all.length, tailMalformed: false };
         return this.result(resume);
       }
-      this.carry = null;
-      this.push(all); // not valid as one document: read it as lines
-      this.bytes -= all.length;
+      this.feed(all); // not valid as one document: read it as lines
     }
-    const tail = this.carry ? this.decoder.decode(this.carry) : '';
-    const tailBytes = this.carry?.length ?? 0;
-    this.carry = null;
+    const rest = Buffer.concat(this.carry);
+    this.carry = [];
+    const tail = rest.toString('utf8');
+    const tailBytes = rest.length;
     if (tail.trim() === '') {
       resume = { offset: this.consumed, tailMalformed: false };
     } else if (this.line(tail)) {
@@ -95,6 +112,17 @@ export class BlobParser {
       resume = { offset: this.consumed, tailMalformed: true };
     }
     return this.result(resume);
+  }
+
+  /** Strips a BOM and notes the {"records": [...]} form; returns the bytes to parse. */
+  private sniff(buf: Buffer): Buffer {
+    let body = buf;
+    if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
+      body = body.subarray(3);
+      this.consumed += 3;
+    }
+    if (WRAPPER_START.test(body.toString('utf8', 0, Math.min(body.length, SNIFF_BYTES)))) this.wrapper = [];
+    return body;
   }
 
   private result(resume: Resume): TaskResult {

@@ -1,0 +1,94 @@
+// `sluice demo`: the whole main job on generated data, with no set-up: synthesize, ingest with
+// progress, report, and check the report against the generator's truth.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { compareReports } from '../../report/compare.js';
+import { bytes, count } from '../format.js';
+import { DEFAULT_INCLUDE, runIngest } from './ingest.js';
+import { loadReport, renderReport } from './report.js';
+import { positiveInt, size } from './options.js';
+import { runSynth } from './synth.js';
+
+interface DemoOptions {
+  dir: string;
+  size: number;
+  seed: number;
+  progress?: string;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .summary('run the whole main job on generated data, no set-up needed')
+    .description(
+      'Generates a realistic Azure OpenAI log dataset (a few hundred MB by default), ingests it with\n' +
+        'progress, prints the report, checks it against the dataset\'s truth.json, and says where the\n' +
+        'state and the reports are. Re-running reuses the dataset and ingests it afresh.',
+    )
+    .option('--dir <path>', 'working folder for data, store and reports', 'sluice-demo')
+    .option('--size <bytes>', 'dataset size, e.g. 50MB, 1GB', size, 300_000_000)
+    .option('--seed <n>', 'dataset seed', positiveInt, 1)
+    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
+    .addHelpText('after', '\nExamples:\n  sluice demo\n  sluice demo --size 50MB --dir /tmp/sluice-demo')
+    .action(async (opts: DemoOptions) => {
+      const dir = path.resolve(opts.dir);
+      const data = path.join(dir, 'data');
+      const marker = path.join(dir, 'dataset.json');
+      const wanted = JSON.stringify({ size: opts.size, seed: opts.seed });
+      const err = process.stderr;
+      await mkdir(dir, { recursive: true });
+      const existing = await readFile(marker, 'utf8').catch(() => '');
+      if (existing !== wanted) {
+        await rm(data, { recursive: true, force: true });
+        err.write(`generating a ${bytes(opts.size)} Azure OpenAI log dataset in ${data} ...\n`);
+        const s = await runSynth(data, { seed: opts.seed, size: opts.size });
+        await writeFile(marker, wanted);
+        err.write(`  ${count(s.blobs)} blobs, ${count(s.records)} records, ${bytes(s.bytes)}\n`);
+      } else {
+        err.write(`reusing the dataset in ${data}\n`);
+      }
+      const store = path.join(dir, 'sluice.db');
+      for (const f of [store, `${store}-wal`, `${store}-shm`]) await rm(f, { force: true });
+      const { code, job } = await runIngest(data, {
+        store,
+        job: 'demo',
+        include: DEFAULT_INCLUDE,
+        concurrency: 8,
+        maxAttempts: 4,
+        retryDelay: 1000,
+        ...(opts.progress ? { progress: opts.progress } : {}),
+      });
+      const { report } = await loadReport(store, job);
+      const outputs: Record<string, string> = {};
+      for (const format of ['text', 'json', 'csv'] as const) {
+        const file = path.join(dir, `report.${format === 'text' ? 'txt' : format}`);
+        await writeFile(file, renderReport(report, format));
+        outputs[format] = file;
+      }
+      process.stdout.write(`\n${renderReport(report, 'text')}\n`);
+      const truth = JSON.parse(await readFile(path.join(data, 'truth.json'), 'utf8')) as Record<string, unknown>;
+      const diffs = compareReports(report as unknown as Record<string, unknown>, truth);
+      if (diffs.length === 0) {
+        process.stdout.write('check: the report equals the dataset\'s truth.json on every contract key (percentiles within 1 %).\n');
+      } else {
+        process.stdout.write(`check: ${diffs.length} differences from truth.json:\n${diffs.slice(0, 20).map((d) => `  ${d}`).join('\n')}\n`);
+        process.exitCode = 1;
+      }
+      process.stdout.write(
+        [
+          '',
+          `data:    ${data}`,
+          `state:   ${store}`,
+          `reports: ${outputs.text}, ${outputs.json}, ${outputs.csv}`,
+          '',
+          'next:',
+          `  sluice status --store ${path.relative(process.cwd(), store) || store}`,
+          `  sluice report --store ${path.relative(process.cwd(), store) || store} --format json`,
+          `  sluice ingest ${path.relative(process.cwd(), data) || data} --store ${path.relative(process.cwd(), store) || store} --job demo   # finished: nothing new`,
+          '',
+        ].join('\n'),
+      );
+      if (code !== 0) process.exitCode = code;
+    });
+}

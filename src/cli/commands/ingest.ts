@@ -1,0 +1,172 @@
+// `sluice ingest <source>`: list, parse and aggregate every log blob into the store, resumably.
+import type { Command } from 'commander';
+import picomatch from 'picomatch';
+import { type IngestSummary, ingest } from '../../engine/ingest.js';
+import { parsePartition, partitionOf } from '../../engine/partition.js';
+import { EXIT, UsageError } from '../../errors.js';
+import { openSource } from '../../sources/index.js';
+import { parseWindow, WindowError } from '../../sources/window.js';
+import { DEFAULT_STORE, openStore } from '../../store/index.js';
+import { azureLogsTask } from '../../tasks/azure-logs/index.js';
+import { bytes, count, duration } from '../format.js';
+import { progressMode, progressReporter } from '../progress.js';
+import { positiveInt } from './options.js';
+
+export const DEFAULT_INCLUDE = '**/PT1H.json';
+
+export interface IngestCliOptions {
+  store: string;
+  job?: string;
+  from?: string;
+  to?: string;
+  include: string;
+  partition?: string;
+  concurrency: number;
+  maxAttempts: number;
+  retryDelay: number;
+  retryFailed?: boolean;
+  progress?: string;
+  connectionString?: string;
+  verbose?: boolean;
+}
+
+/** Runs one ingest as the CLI does (signals, progress, summary) and returns its exit code. */
+export async function runIngest(location: string, opts: IngestCliOptions): Promise<{ code: number; summary: IngestSummary; job: string }> {
+  let window: ReturnType<typeof parseWindow>;
+  try {
+    window = parseWindow(opts.from, opts.to);
+  } catch (error) {
+    if (error instanceof WindowError) throw new UsageError(error.message);
+    throw error;
+  }
+  const partition = opts.partition ? parsePartition(opts.partition) : undefined;
+  const matches = picomatch(opts.include, { dot: true });
+  const include = partition
+    ? (id: string) => matches(id) && partitionOf(id, partition.count) === partition.index
+    : (id: string) => matches(id);
+
+  const source = await openSource(location, {
+    ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
+    verbose: Boolean(opts.verbose),
+  });
+  const store = openStore(opts.store);
+  const filters: Record<string, unknown> = {};
+  if (opts.from) filters.from = opts.from;
+  if (opts.to) filters.to = opts.to;
+  if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
+  if (partition) filters.partition = `${partition.index}/${partition.count}`;
+  const suffix = Object.keys(filters).length > 0 ? `#${Object.values(filters).join(',')}` : '';
+  const job = opts.job ?? `${source.uri}${suffix}`;
+
+  const stderr = process.stderr;
+  const mode = progressMode(opts.progress, stderr);
+  const reporter = progressReporter(mode, stderr);
+  const stop = new AbortController();
+  const hard = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) {
+      reporter.say(`${signal}: finishing the items in hand and saving (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now)`);
+      stop.abort();
+    } else {
+      hard.abort();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await store.openJob({ name: job, source: source.uri, task: azureLogsTask.name, filters }, Date.now());
+    if (opts.retryFailed) {
+      const n = await store.retryFailed(job);
+      reporter.say(`--retry-failed: ${n} failed item${n === 1 ? '' : 's'} will be tried again`);
+    }
+    const summary = await ingest({
+      store,
+      job,
+      source,
+      task: azureLogsTask,
+      ...(window ? { window } : {}),
+      include,
+      concurrency: opts.concurrency,
+      maxAttempts: opts.maxAttempts,
+      backoff: { baseMs: opts.retryDelay, capMs: Math.max(opts.retryDelay, 60_000) },
+      signal: stop.signal,
+      hardSignal: hard.signal,
+      onEvent: reporter.onEvent,
+      progressIntervalMs: mode === 'bar' ? 200 : 1000,
+    });
+    reporter.finish();
+    const p = summary.progress;
+    const secs = p.elapsedMs / 1000;
+    const lines: string[] = [];
+    if (summary.outcome === 'nothing-new') {
+      lines.push(
+        `job "${job}" is complete: ${count(p.itemsDone)} items, ${count(p.records)} records; nothing new to ingest.`,
+      );
+    } else {
+      lines.push(
+        `${summary.outcome === 'interrupted' ? 'interrupted' : 'done'}: ${count(summary.itemsProcessed)} items, ${count(summary.records)} records, ${bytes(summary.bytes)} in ${duration(secs)}` +
+          (secs > 0 ? ` (${bytes(summary.bytes / secs)}/s, ${count(summary.records / secs)} records/s)` : ''),
+      );
+      lines.push(
+        `job "${job}": ${count(p.itemsDone)}/${count(p.itemsTotal)} items done, ${count(p.itemsFailed)} failed, ${count(summary.retries)} retries this run`,
+      );
+    }
+    if (summary.outcome === 'interrupted') lines.push('state saved: run the same command again to resume.');
+    if (p.itemsFailed > 0) {
+      lines.push(`${count(p.itemsFailed)} items failed: see \`sluice status --store ${opts.store}\`; re-run with --retry-failed.`);
+    }
+    lines.push(`report: sluice report --store ${opts.store}${opts.job ? ` --job ${opts.job}` : ''}`);
+    for (const line of lines) reporter.say(line);
+    const code =
+      summary.outcome === 'interrupted' ? EXIT.interrupted : p.itemsFailed > 0 ? EXIT.failedItems : EXIT.ok;
+    return { code, summary, job };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await store.close();
+    await source.close();
+  }
+}
+
+export function registerIngest(program: Command): void {
+  program
+    .command('ingest')
+    .summary('count, classify and time every log record under <source>, resumably')
+    .description(
+      'Lists the log blobs under <source> (a folder, or an Azure container) and parses every record into\n' +
+        'the store: per status class, code, model and version, day, deployment, operation, category and\n' +
+        'resource, with latency percentiles. Results commit atomically with item state, so an interrupted\n' +
+        'or killed run resumes where it stopped, and nothing is counted twice. Re-running a finished job\n' +
+        'picks up only new blobs and blobs that grew.',
+    )
+    .argument('<source>', 'folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]')
+    .option('--store <path>', 'SQLite file holding state and results', DEFAULT_STORE)
+    .option('--job <name>', 'job name (default: the source and its filters); the same name resumes')
+    .option('--from <date>', 'first hour to include, from the y=/m=/d=/h= path (UTC, YYYY-MM-DD[THH])')
+    .option('--to <date>', 'last hour or day to include, inclusive (UTC, YYYY-MM-DD[THH])')
+    .option('--include <glob>', 'which files or blobs are log blobs', DEFAULT_INCLUDE)
+    .option('--partition <i/n>', 'only items in hash partition i of n (for machines that share nothing)')
+    .option('--concurrency <n>', 'items processed at once', positiveInt, 8)
+    .option('--max-attempts <n>', 'attempts before an item is marked failed', positiveInt, 4)
+    .option('--retry-delay <ms>', 'first retry backoff ceiling in ms (doubles per attempt, full jitter)', positiveInt, 1000)
+    .option('--retry-failed', 'try failed items again')
+    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
+    .option('--connection-string <cs>', 'Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)')
+    .option('--verbose', 'more detail in errors and logs')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sluice ingest ./logs
+  sluice ingest ./logs --from 2025-06-01 --to 2025-06-07 --job june-week1
+  sluice ingest ./logs --store /data/sluice.db --retry-failed
+  sluice ingest ./logs --partition 0/3          # on machine 1 of 3 (1/3, 2/3 on the others)
+
+Exit codes: 0 done, 1 finished with failed items (see \`sluice status\`), 2 bad usage or input,
+130 interrupted (state saved; run the same command again to resume).`,
+    )
+    .action(async (location: string, opts: IngestCliOptions) => {
+      const { code } = await runIngest(location, opts);
+      process.exitCode = code;
+    });
+}

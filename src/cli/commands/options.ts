@@ -1,0 +1,24 @@
+// Option parsers shared by commands: they turn bad values into usage errors that say what is wrong.
+import { InvalidArgumentError } from 'commander';
+import { parseSize } from '../format.js';
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+export function size(value: string): number {
+  const n = parseSize(value);
+  if (n === null || n <= 0) throw new InvalidArgumentError('expected a size such as 300MB, 2GB or 50000000');
+  return n;
+}
+
+export function formatOf<T extends string>(allowed: readonly T[]) {
+  return (value: string): T => {
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`expected one of: ${allowed.join(', ')}`);
+    }
+    return value as T;
+  };
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// The sluice command line: wires the commands and maps errors to the exit codes in DESIGN.md.
+import { Command, CommanderError } from 'commander';
+import { EXIT, UsageError } from '../errors.js';
+import { registerDemo } from './commands/demo.js';
+import { registerIngest } from './commands/ingest.js';
+import { registerReport } from './commands/report.js';
+import { registerStatus } from './commands/status.js';
+import { registerSynth } from './commands/synth.js';
+import { VERSION } from './version.js';
+
+const program = new Command('sluice')
+  .description('Process huge numbers of cloud log blobs fast, exactly and resumably, and turn them into answers.')
+  .version(VERSION)
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `sluice: ${text}` : text) })
+  .addHelpText(
+    'after',
+    `
+Start here:
+  sluice demo                                   the whole job on generated data
+  sluice ingest ./logs && sluice report         your own logs (a folder of PT1H.json blobs)
+  sluice <command> --help                       options and examples for each command`,
+  );
+
+registerIngest(program);
+registerStatus(program);
+registerReport(program);
+registerSynth(program);
+registerDemo(program);
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end through here with exit code 0.
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (error instanceof UsageError) {
+    process.stderr.write(`sluice: ${error.message}\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    const verbose = process.argv.includes('--verbose');
+    process.stderr.write(
+      `sluice: internal error: ${error instanceof Error ? error.message : String(error)}\n` +
+        (verbose && error instanceof Error ? `${error.stack}\n` : 'run again with --verbose for the stack trace\n'),
+    );
+    process.exitCode = EXIT.failedItems;
+  }
+}

@@ -1,0 +1,92 @@
+// Shows an ingest as it runs: a redrawn bar with rate and ETA on a terminal, JSON lines otherwise
+// (one object per line on stderr, for log collectors and scripts).
+import type { IngestEvent, Progress } from '../engine/ingest.js';
+import { bytes, count, duration } from './format.js';
+
+export type ProgressMode = 'bar' | 'json' | 'none';
+
+export function progressMode(requested: string | undefined, stream: NodeJS.WriteStream): ProgressMode {
+  if (requested === 'bar' || requested === 'json' || requested === 'none') return requested;
+  return stream.isTTY ? 'bar' : 'json';
+}
+
+export function progressLine(p: Progress, width = 24): string {
+  const fraction = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
+  const filled = Math.round(fraction * width);
+  const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+  const total = p.listingComplete ? count(p.itemsTotal) : `${count(p.itemsTotal)}+ (listing)`;
+  const eta = p.etaSeconds === null ? (p.listingComplete ? 'ETA …' : '') : `ETA ${duration(p.etaSeconds)}`;
+  return [
+    `${(fraction * 100).toFixed(1).padStart(5)}% ${bar}`,
+    `${count(p.itemsDone)}/${total} items`,
+    `${bytes(p.bytesDone)}/${bytes(p.bytesTotal)}`,
+    `${bytes(p.bytesPerSecond)}/s`,
+    `${count(p.recordsPerSecond)} rec/s`,
+    eta,
+    p.retries > 0 ? `retries ${count(p.retries)}` : '',
+    p.itemsFailed > 0 ? `failed ${count(p.itemsFailed)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** Renders engine events to `stream` in the chosen mode; returns the event handler and a finisher. */
+export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream, jsonIntervalMs = 5000) {
+  let lastJson = 0;
+  let drawn = false;
+  const clear = () => {
+    if (drawn) stream.write('\r\x1b[2K');
+    drawn = false;
+  };
+  const say = (text: string) => {
+    clear();
+    stream.write(`${text}\n`);
+  };
+  const json = (event: string, fields: Record<string, unknown>) =>
+    stream.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`);
+
+  const onEvent = (e: IngestEvent) => {
+    if (mode === 'none') return;
+    if (mode === 'json') {
+      if (e.type === 'progress') {
+        const t = Date.now();
+        if (t - lastJson < jsonIntervalMs) return;
+        lastJson = t;
+        json('progress', { ...e.progress });
+      } else if (e.type === 'listed') {
+        if (e.complete) json('listed', { items: e.items, added: e.added, grown: e.grown });
+      } else if (e.type === 'commit') {
+        json('commit', { items: e.items, rejected: e.rejected, records: e.records });
+      } else {
+        const { type, ...rest } = e;
+        json(type, rest);
+      }
+      return;
+    }
+    switch (e.type) {
+      case 'start':
+        say(`ingest ${e.source} into job "${e.job}"${e.resumed ? ' (resuming)' : ''}${e.reclaimed > 0 ? `; took back ${e.reclaimed} items from a stopped run` : ''}`);
+        break;
+      case 'progress':
+        clear();
+        stream.write(progressLine(e.progress).slice(0, Math.max(20, (stream.columns ?? 120) - 1)));
+        drawn = true;
+        break;
+      case 'retry':
+        say(`retry ${e.id} in ${duration(e.delayMs / 1000)} (attempt ${e.attempts}): ${e.error}`);
+        break;
+      case 'failed':
+        say(`FAILED ${e.id} after ${e.attempts} attempts: ${e.error}`);
+        break;
+      case 'stopping':
+        say(`stopping: ${e.reason}`);
+        break;
+      default:
+        break;
+    }
+  };
+  const finish = () => {
+    if (mode === 'bar') clear();
+  };
+  return { onEvent, finish, say: mode === 'bar' ? say : (text: string) => json('message', { text }) };
+}

@@ -1,0 +1,185 @@
+// The azure-logs parser, quirk by quirk: each test is one thing real exports do.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Delta } from '../src/aggregate/delta.js';
+import { BlobParser, parseBlob } from '../src/tasks/azure-logs/parse.js';
+
+const rr = (fields: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    time: '2025-06-09T14:17:42.1230000Z',
+    resourceId: '/SUBSCRIPTIONS/1111/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/OAI-EASTUS',
+    category: 'RequestResponse',
+    operationName: 'ChatCompletions_Create',
+    resultSignature: '200',
+    durationMs: 1021,
+    properties: { modelName: 'gpt-4o', modelVersion: '2024-11-20', modelDeploymentName: 'chat' },
+    ...fields,
+  });
+
+function counter(delta: Delta, ...key: (string | null)[]): number {
+  return delta.counters.get(JSON.stringify(key)) ?? 0;
+}
+
+function parse(text: string | Buffer) {
+  const result = parseBlob(typeof text === 'string' ? Buffer.from(text) : text);
+  const d = result.delta;
+  return {
+    ...result,
+    records: counter(d, 'records'),
+    malformed: counter(d, 'malformed'),
+    cls: (c: string) => counter(d, 'class', c),
+    code: (c: string) => counter(d, 'code', c),
+    latency: d.latency.get(JSON.stringify(['all']))?.count ?? 0,
+  };
+}
+
+describe('azure-logs parser', () => {
+  it('counts JSON lines records and classifies 2xx, 429, other 4xx, 5xx and no status', () => {
+    const lines = ['200', '429', '404', '503', undefined].map((s) => rr({ resultSignature: s }));
+    const r = parse(`${lines.join('\n')}\n`);
+    assert.equal(r.records, 5);
+    assert.deepEqual(
+      ['success', 'rateLimited', 'clientError', 'serverError', 'noStatus'].map(r.cls),
+      [1, 1, 1, 1, 1],
+    );
+    assert.equal(r.malformed, 0);
+  });
+
+  it('accepts resultSignature as a number', () => {
+    const r = parse(`${rr({ resultSignature: 429 })}\n`);
+    assert.equal(r.cls('rateLimited'), 1);
+    assert.equal(r.code('429'), 1);
+  });
+
+  it('reads properties given as a JSON-encoded string', () => {
+    const props = JSON.stringify({ modelName: 'gpt-4o-mini', modelVersion: '2024-07-18' });
+    const r = parse(`${rr({ properties: props })}\n`);
+    assert.equal(counter(r.delta, 'day_model', '2025-06-09', 'gpt-4o-mini', '2024-07-18', 'success'), 1);
+  });
+
+  it('takes the status of API Management GatewayLogs from properties.responseCode', () => {
+    const gw = JSON.stringify({
+      time: '2025-06-09T10:00:00.0000000Z',
+      category: 'GatewayLogs',
+      operationName: 'Microsoft.ApiManagement/GatewayLogs',
+      resultType: 'Failed',
+      durationMs: 40,
+      properties: { responseCode: 503, backendResponseCode: 503 },
+    });
+    const r = parse(`${gw}\n`);
+    assert.equal(r.cls('serverError'), 1);
+    assert.equal(r.code('503'), 1);
+  });
+
+  it('counts records with missing or negative durationMs but leaves them out of latency', () => {
+    const r = parse([rr({ durationMs: -5 }), rr({ durationMs: undefined }), rr({ durationMs: 12 })].join('\n'));
+    assert.equal(r.records, 3);
+    assert.equal(r.latency, 1);
+  });
+
+  it('leaves records without a status out of latency', () => {
+    const r = parse(`${rr({ resultSignature: undefined, durationMs: 10 })}\n`);
+    assert.equal(r.latency, 0);
+    assert.equal(r.cls('noStatus'), 1);
+  });
+
+  it('handles a UTF-8 BOM, CRLF line endings and blank lines', () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${rr()}\r\n\r\n   \r\n${rr()}\r\n\n`)]);
+    const r = parse(body);
+    assert.equal(r.records, 2);
+    assert.equal(r.malformed, 0);
+    assert.equal(r.bytes, body.length, 'every byte read is accounted, the BOM included');
+    assert.deepEqual(r.resume, { offset: body.length, tailMalformed: false });
+  });
+
+  it('reads the pre-2018 {"records": [...]} form, one-line and pretty-printed', () => {
+    const records = [JSON.parse(rr()), JSON.parse(rr({ resultSignature: '500' }))];
+    for (const text of [JSON.stringify({ records }), JSON.stringify({ records }, null, 2)]) {
+      const r = parse(text);
+      assert.equal(r.records, 2);
+      assert.equal(r.cls('serverError'), 1);
+      assert.equal(r.malformed, 0);
+    }
+  });
+
+  it('recognises the {"records": [...]} form even when the first chunk is tiny', () => {
+    const bytes = Buffer.from(JSON.stringify({ records: [JSON.parse(rr()), JSON.parse(rr())] }, null, 2));
+    const parser = new BlobParser();
+    for (let i = 0; i < bytes.length; i += 5) parser.push(bytes.subarray(i, i + 5));
+    const r = parser.end();
+    assert.equal(counter(r.delta, 'records'), 2);
+    assert.equal(counter(r.delta, 'malformed'), 0);
+  });
+
+  it('counts garbage and non-object JSON lines as malformed and goes on', () => {
+    const r = parse(`${rr()}\n\u0000\u0001garbage\n[1,2]\n42\n"text"\nnull\n${rr()}\n`);
+    assert.equal(r.records, 2);
+    assert.equal(r.malformed, 5);
+  });
+
+  it('counts a last line cut mid-write as malformed and remembers where it starts', () => {
+    const full = `${rr()}\n`;
+    const cut = rr().slice(0, 40);
+    const r = parse(full + cut);
+    assert.equal(r.records, 1);
+    assert.equal(r.malformed, 1);
+    assert.deepEqual(r.resume, { offset: Buffer.byteLength(full), tailMalformed: true });
+  });
+
+  it('counts a complete last record without a trailing newline', () => {
+    const text = `${rr()}\n${rr()}`;
+    const r = parse(text);
+    assert.equal(r.records, 2);
+    assert.deepEqual(r.resume, { offset: Buffer.byteLength(text), tailMalformed: false });
+  });
+
+  it('finishes a cut line on the next pass and takes back its malformed count', () => {
+    const first = `${rr()}\n${rr({ resultSignature: '429' }).slice(0, 30)}`;
+    const whole = `${rr()}\n${rr({ resultSignature: '429' })}\n${rr()}\n`;
+    const pass1 = parse(first);
+    const bytes = Buffer.from(whole);
+    const pass2 = parseBlob(bytes.subarray(pass1.resume.offset), pass1.resume);
+    const d = pass1.delta.merge(pass2.delta);
+    assert.equal(counter(d, 'records'), 3);
+    assert.equal(counter(d, 'malformed'), 0);
+    assert.equal(counter(d, 'class', 'rateLimited'), 1);
+  });
+
+  it('treats an empty blob as zero records', () => {
+    const r = parse('');
+    assert.equal(r.records, 0);
+    assert.equal(r.malformed, 0);
+    assert.deepEqual(r.resume, { offset: 0, tailMalformed: false });
+  });
+
+  it('gives the same result however the bytes are split into chunks, even inside a multi-byte character', () => {
+    const text = `\ufeff${rr({ properties: { modelName: 'gpt-4o', modelDeploymentName: 'déploiement-中文' } })}\r\n${rr()}\n${rr().slice(0, 50)}`;
+    const bytes = Buffer.from(text);
+    const whole = parseBlob(bytes);
+    for (const size of [1, 2, 3, 7, 64]) {
+      const parser = new BlobParser();
+      for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
+      const chunked = parser.end();
+      assert.deepEqual(chunked.delta.toData(), whole.delta.toData(), `chunks of ${size}`);
+      assert.deepEqual(chunked.resume, whole.resume);
+    }
+  });
+
+  it('takes the day from the record time (UTC), not from the blob path, and keeps the time verbatim', () => {
+    const r = parse(`${rr({ time: '2025-06-08T23:59:59.9999999Z' })}\n${rr({ time: '2025-06-09T00:00:00.0000001Z' })}\n`);
+    assert.equal(counter(r.delta, 'day_model', '2025-06-08', 'gpt-4o', '2024-11-20', 'success'), 1);
+    const time = r.delta.bounds.get('time');
+    assert.equal(time?.min.text, '2025-06-08T23:59:59.9999999Z');
+    assert.equal(time?.max.text, '2025-06-09T00:00:00.0000001Z');
+  });
+
+  it('converts a time with an offset to its UTC day', () => {
+    const r = parse(`${rr({ time: '2025-06-09T01:30:00+02:00' })}\n`);
+    assert.equal(counter(r.delta, 'day_model', '2025-06-08', 'gpt-4o', '2024-11-20', 'success'), 1);
+  });
+
+  it('groups records without model fields under a null model and version', () => {
+    const r = parse(`${rr({ properties: { apiName: 'x' } })}\n${rr({ properties: '{not json' })}\n`);
+    assert.equal(counter(r.delta, 'day_model', '2025-06-09', null, null, 'success'), 2);
+  });
+});
