@@ -7,7 +7,8 @@ import { BlobParser, parseBlob } from '../src/tasks/azure-logs/parse.js';
 const rr = (fields: Record<string, unknown> = {}) =>
   JSON.stringify({
     time: '2025-06-09T14:17:42.1230000Z',
-    resourceId: '/SUBSCRIPTIONS/1111/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/OAI-EASTUS',
+    resourceId:
+      '/SUBSCRIPTIONS/1111/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/OAI-EASTUS',
     category: 'RequestResponse',
     operationName: 'ChatCompletions_Create',
     resultSignature: '200',
@@ -72,7 +73,9 @@ describe('azure-logs parser', () => {
   });
 
   it('counts records with missing or negative durationMs but leaves them out of latency', () => {
-    const r = parse([rr({ durationMs: -5 }), rr({ durationMs: undefined }), rr({ durationMs: 12 })].join('\n'));
+    const r = parse(
+      [rr({ durationMs: -5 }), rr({ durationMs: undefined }), rr({ durationMs: 12 })].join('\n'),
+    );
     assert.equal(r.records, 3);
     assert.equal(r.latency, 1);
   });
@@ -84,7 +87,10 @@ describe('azure-logs parser', () => {
   });
 
   it('handles a UTF-8 BOM, CRLF line endings and blank lines', () => {
-    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${rr()}\r\n\r\n   \r\n${rr()}\r\n\n`)]);
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`${rr()}\r\n\r\n   \r\n${rr()}\r\n\n`),
+    ]);
     const r = parse(body);
     assert.equal(r.records, 2);
     assert.equal(r.malformed, 0);
@@ -166,7 +172,9 @@ describe('azure-logs parser', () => {
   });
 
   it('takes the day from the record time (UTC), not from the blob path, and keeps the time verbatim', () => {
-    const r = parse(`${rr({ time: '2025-06-08T23:59:59.9999999Z' })}\n${rr({ time: '2025-06-09T00:00:00.0000001Z' })}\n`);
+    const r = parse(
+      `${rr({ time: '2025-06-08T23:59:59.9999999Z' })}\n${rr({ time: '2025-06-09T00:00:00.0000001Z' })}\n`,
+    );
     assert.equal(counter(r.delta, 'day_model', '2025-06-08', 'gpt-4o', '2024-11-20', 'success'), 1);
     const time = r.delta.bounds.get('time');
     assert.equal(time?.min.text, '2025-06-08T23:59:59.9999999Z');

@@ -50,8 +50,11 @@ describe('latency sketch', () => {
     const one = new Delta();
     for (const v of values) one.sketch('s').accept(v);
     const parts = [new Delta(), new Delta(), new Delta()];
-    values.forEach((v, i) => parts[i % 3]?.sketch('s').accept(v));
-    const merged = new Delta().merge(parts[2] as Delta).merge(parts[0] as Delta).merge(parts[1] as Delta);
+    for (const [i, v] of values.entries()) parts[i % 3]?.sketch('s').accept(v);
+    const merged = new Delta()
+      .merge(parts[2] as Delta)
+      .merge(parts[0] as Delta)
+      .merge(parts[1] as Delta);
     const bins = (d: Delta) => [...(d.latency.get('s')?.bins ?? [])].sort((a, b) => a[0] - b[0]);
     assert.deepEqual(bins(merged), bins(one));
     assert.equal(merged.latency.get('s')?.max, one.latency.get('s')?.max);

@@ -59,12 +59,19 @@ describe('sqlite store', () => {
 
   it('commits a batch as one transaction: items done and their deltas added together', async () => {
     const items = await store.leaseItems(JOB, 'o1', 3, 60_000, 1000);
-    const result = await store.commitResults(JOB, 'o1', items.map((i, n) => outcome(i, n + 1)));
+    const result = await store.commitResults(
+      JOB,
+      'o1',
+      items.map((i, n) => outcome(i, n + 1)),
+    );
     assert.deepEqual(result, { committed: 3, rejected: 0 });
     const totals = await store.aggregates(JOB);
     assert.equal(totals.counters.get('["records"]'), 6);
     assert.equal(totals.latency.get('["all"]')?.count, 3);
-    assert.deepEqual(totals.bounds.get('time'), { min: { key: 'k1', text: 't1' }, max: { key: 'k3', text: 't3' } });
+    assert.deepEqual(totals.bounds.get('time'), {
+      min: { key: 'k1', text: 't1' },
+      max: { key: 'k3', text: 't3' },
+    });
     const s = await store.status(JOB);
     assert.equal(s.items.done, 3);
     assert.equal(s.records, 6);
@@ -79,7 +86,11 @@ describe('sqlite store', () => {
     assert.ok(fresh && fresh.fence > stale.fence);
     const late = await store.commitResults(JOB, 'old', [outcome(stale, 7)]);
     assert.deepEqual(late, { committed: 0, rejected: 1 });
-    assert.equal((await store.aggregates(JOB)).counters.get('["records"]'), undefined, 'the stale delta added nothing');
+    assert.equal(
+      (await store.aggregates(JOB)).counters.get('["records"]'),
+      undefined,
+      'the stale delta added nothing',
+    );
     const ok = await store.commitResults(JOB, 'new', [outcome(fresh, 2)]);
     assert.equal(ok.committed, 1);
     assert.equal((await store.aggregates(JOB)).counters.get('["records"]'), 2);
@@ -97,12 +108,19 @@ describe('sqlite store', () => {
     let [item] = await store.leaseItems(JOB, 'o', 1, 60_000, 1000);
     assert.ok(item);
     assert.equal(await store.failItem(JOB, 'o', item, 'EIO', { notBefore: 5000, maxAttempts: 2 }), 'retry');
-    assert.equal((await store.leaseItems(JOB, 'o', 3, 60_000, 2000)).some((i) => i.id === item?.id), false, 'not before its time');
+    assert.equal(
+      (await store.leaseItems(JOB, 'o', 3, 60_000, 2000)).some((i) => i.id === item?.id),
+      false,
+      'not before its time',
+    );
     await store.releaseItems(JOB, 'o', ['b', 'c']);
     [item] = (await store.leaseItems(JOB, 'o', 3, 60_000, 6000)).filter((i) => i.id === item?.id);
     assert.ok(item);
     assert.equal(item.attempts, 1);
-    assert.equal(await store.failItem(JOB, 'o', item, 'EIO again', { notBefore: 0, maxAttempts: 2 }), 'failed');
+    assert.equal(
+      await store.failItem(JOB, 'o', item, 'EIO again', { notBefore: 0, maxAttempts: 2 }),
+      'failed',
+    );
     const s = await store.status(JOB);
     assert.equal(s.items.failed, 1);
     assert.deepEqual(s.failures, [{ id: item.id, attempts: 2, error: 'EIO again' }]);
@@ -112,7 +130,11 @@ describe('sqlite store', () => {
 
   it('re-opens a done item that grew, to be read from where it stopped', async () => {
     const items = await store.leaseItems(JOB, 'o', 3, 60_000, 1000);
-    await store.commitResults(JOB, 'o', items.map((i) => outcome(i, 1)));
+    await store.commitResults(
+      JOB,
+      'o',
+      items.map((i) => outcome(i, 1)),
+    );
     const added = await store.addItems(JOB, [
       { id: 'a', size: 150 },
       { id: 'b', size: 100 },
@@ -127,7 +149,11 @@ describe('sqlite store', () => {
 
   it('does not recount a done item that shrank, and says why', async () => {
     const items = await store.leaseItems(JOB, 'o', 3, 60_000, 1000);
-    await store.commitResults(JOB, 'o', items.map((i) => outcome(i, 1)));
+    await store.commitResults(
+      JOB,
+      'o',
+      items.map((i) => outcome(i, 1)),
+    );
     const added = await store.addItems(JOB, [{ id: 'a', size: 40 }]);
     assert.equal(added.replaced, 1);
     assert.equal((await store.status(JOB)).items.pending, 0);
@@ -142,6 +168,9 @@ describe('sqlite store', () => {
   });
 
   it('refuses a store path it cannot create, as a usage error', () => {
-    assert.throws(() => SqliteStore.open('/proc/definitely/not/here.db'), (e: Error) => e instanceof UsageError && /cannot open the store/.test(e.message));
+    assert.throws(
+      () => SqliteStore.open('/proc/definitely/not/here.db'),
+      (e: Error) => e instanceof UsageError && /cannot open the store/.test(e.message),
+    );
   });
 });

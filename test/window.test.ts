@@ -17,7 +17,10 @@ describe('time window', () => {
   });
 
   it('rejects --from after --to, naming both', () => {
-    assert.throws(() => parseWindow('2025-06-08', '2025-06-01'), (e: Error) => e instanceof WindowError && /--from 2025-06-08 is after --to 2025-06-01/.test(e.message));
+    assert.throws(
+      () => parseWindow('2025-06-08', '2025-06-01'),
+      (e: Error) => e instanceof WindowError && /--from 2025-06-08 is after --to 2025-06-01/.test(e.message),
+    );
   });
 
   it('rejects dates that are not dates', () => {
@@ -33,7 +36,20 @@ describe('folder source', () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'sluice-window-'));
     for (const d of [1, 2, 3, 10, 11]) {
       for (const h of [0, 13, 23]) {
-        const dir = path.join(root, 'insights-logs-requestresponse', 'resourceId=', 'SUBSCRIPTIONS', 'S', 'ACCOUNTS', 'A', 'y=2025', 'm=06', `d=${String(d).padStart(2, '0')}`, `h=${String(h).padStart(2, '0')}`, 'm=00');
+        const dir = path.join(
+          root,
+          'insights-logs-requestresponse',
+          'resourceId=',
+          'SUBSCRIPTIONS',
+          'S',
+          'ACCOUNTS',
+          'A',
+          'y=2025',
+          'm=06',
+          `d=${String(d).padStart(2, '0')}`,
+          `h=${String(h).padStart(2, '0')}`,
+          'm=00',
+        );
         await mkdir(dir, { recursive: true });
         await writeFile(path.join(dir, 'PT1H.json'), `{"d":${d},"h":${h}}\n`);
         hours.push(`${d}/${h}`);
@@ -58,7 +74,8 @@ describe('folder source', () => {
   it('opens only folders inside the window', async () => {
     const source = await FileSource.open(root);
     const ids: string[] = [];
-    for await (const item of source.list({ window: parseWindow('2025-06-02T13', '2025-06-03') })) ids.push(item.id);
+    for await (const item of source.list({ window: parseWindow('2025-06-02T13', '2025-06-03') }))
+      ids.push(item.id);
     assert.equal(ids.length, 5); // 2nd 13h, 23h; 3rd 0h, 13h, 23h
     assert.ok(ids.every((id) => /d=0[23]/.test(id)));
     // Pruned: y=2024, and days 01, 10, 11 without being opened; hour 00 of the 2nd.
@@ -68,7 +85,10 @@ describe('folder source', () => {
     for await (const _ of full.list()) {
       // drain
     }
-    assert.ok(opened < full.stats.foldersOpened / 2, `${opened} folders opened for the window, ${full.stats.foldersOpened} in all`);
+    assert.ok(
+      opened < full.stats.foldersOpened / 2,
+      `${opened} folders opened for the window, ${full.stats.foldersOpened} in all`,
+    );
   });
 
   it('refuses a missing folder with a usage error naming it', async () => {

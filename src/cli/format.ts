@@ -28,7 +28,17 @@ export function parseSize(text: string): number | null {
   const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(text);
   if (!m) return null;
   const unit = (m[2] ?? '').toLowerCase().replace('b', '');
-  const scale: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 1024, mi: 1024 ** 2, gi: 1024 ** 3, ti: 1024 ** 4 };
+  const scale: Record<string, number> = {
+    '': 1,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    t: 1e12,
+    ki: 1024,
+    mi: 1024 ** 2,
+    gi: 1024 ** 3,
+    ti: 1024 ** 4,
+  };
   const factor = scale[unit];
   return factor === undefined ? null : Math.round(Number(m[1]) * factor);
 }

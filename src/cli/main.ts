@@ -10,11 +10,15 @@ import { registerSynth } from './commands/synth.js';
 import { VERSION } from './version.js';
 
 const program = new Command('sluice')
-  .description('Process huge numbers of cloud log blobs fast, exactly and resumably, and turn them into answers.')
+  .description(
+    'Process huge numbers of cloud log blobs fast, exactly and resumably, and turn them into answers.',
+  )
   .version(VERSION)
   .showHelpAfterError('(add --help for usage)')
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `sluice: ${text}` : text) })
+  .configureOutput({
+    outputError: (text, write) => write(text.startsWith('error:') ? `sluice: ${text}` : text),
+  })
   .addHelpText(
     'after',
     `
@@ -44,7 +48,9 @@ try {
     const verbose = process.argv.includes('--verbose');
     process.stderr.write(
       `sluice: internal error: ${error instanceof Error ? error.message : String(error)}\n` +
-        (verbose && error instanceof Error ? `${error.stack}\n` : 'run again with --verbose for the stack trace\n'),
+        (verbose && error instanceof Error
+          ? `${error.stack}\n`
+          : 'run again with --verbose for the stack trace\n'),
     );
     process.exitCode = EXIT.failedItems;
   }

@@ -65,7 +65,9 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
     }
     switch (e.type) {
       case 'start':
-        say(`ingest ${e.source} into job "${e.job}"${e.resumed ? ' (resuming)' : ''}${e.reclaimed > 0 ? `; took back ${e.reclaimed} items from a stopped run` : ''}`);
+        say(
+          `ingest ${e.source} into job "${e.job}"${e.resumed ? ' (resuming)' : ''}${e.reclaimed > 0 ? `; took back ${e.reclaimed} items from a stopped run` : ''}`,
+        );
         break;
       case 'progress':
         clear();

@@ -214,16 +214,19 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     };
   };
 
-  const ticker = setInterval(() => {
-    const t = now();
-    rate.update(t, run.bytes);
-    recordRate.update(t, run.records);
-    void flush().catch((error) => {
-      fatal ??= error;
-      stop(`commit failed: ${describe(error)}`);
-    });
-    emit({ type: 'progress', progress: progress() });
-  }, Math.min(progressIntervalMs, commitIntervalMs));
+  const ticker = setInterval(
+    () => {
+      const t = now();
+      rate.update(t, run.bytes);
+      recordRate.update(t, run.records);
+      void flush().catch((error) => {
+        fatal ??= error;
+        stop(`commit failed: ${describe(error)}`);
+      });
+      emit({ type: 'progress', progress: progress() });
+    },
+    Math.min(progressIntervalMs, commitIntervalMs),
+  );
   ticker.unref();
 
   const heartbeat = setInterval(
@@ -252,7 +255,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       wakeUp();
     };
     try {
-      for await (const ref of source.list({ ...(options.window ? { window: options.window } : {}), signal: listAbort.signal })) {
+      for await (const ref of source.list({
+        ...(options.window ? { window: options.window } : {}),
+        signal: listAbort.signal,
+      })) {
         if (stopping) break;
         if (options.include && !options.include(ref.id)) continue;
         batch.push(ref);
@@ -265,7 +271,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         emit({ type: 'listed', items: run.listed, added: run.added, grown: run.grown, complete: true });
       }
     } catch (error) {
-      fatal ??= error instanceof UsageError ? error : new UsageError(`listing ${source.uri} failed: ${describe(error)}`);
+      fatal ??=
+        error instanceof UsageError
+          ? error
+          : new UsageError(`listing ${source.uri} failed: ${describe(error)}`);
       stop('listing failed');
     } finally {
       options.signal?.removeEventListener('abort', abortListing);
@@ -292,7 +301,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       if (queue.length > 0) continue;
       const work = await store.hasWork(job, now());
       if (listingComplete && work.ready === 0 && work.waiting === 0 && inFlight.size === 0) return null;
-      const wait = work.waiting > 0 && work.nextAt !== null ? Math.max(10, Math.min(500, work.nextAt - now())) : 200;
+      const wait =
+        work.waiting > 0 && work.nextAt !== null ? Math.max(10, Math.min(500, work.nextAt - now())) : 200;
       await nap(wait);
     }
     return null;
@@ -330,7 +340,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       const attempts = item.attempts + 1;
       const retryAfter = error instanceof ItemError ? error.retryAfterMs : undefined;
       const delayMs = backoffDelay(attempts, backoff, random, retryAfter);
-      const state = await store.failItem(job, owner, item, message, { notBefore: now() + delayMs, maxAttempts });
+      const state = await store.failItem(job, owner, item, message, {
+        notBefore: now() + delayMs,
+        maxAttempts,
+      });
       if (state === 'failed') {
         run.failed += 1;
         emit({ type: 'failed', id: item.id, attempts, error: message });

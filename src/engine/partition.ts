@@ -12,7 +12,9 @@ export function parsePartition(text: string): Partition {
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
   if (!m || count < 1 || index >= count) {
-    throw new UsageError(`--partition ${JSON.stringify(text)} is not i/n with 0 <= i < n (e.g. 0/3, 1/3, 2/3)`);
+    throw new UsageError(
+      `--partition ${JSON.stringify(text)} is not i/n with 0 <= i < n (e.g. 0/3, 1/3, 2/3)`,
+    );
   }
   return { index, count };
 }

@@ -52,7 +52,13 @@ export interface Report {
   failures: JobStatus['failures'];
 }
 
-const emptyClasses = (): ClassCounts => ({ success: 0, rateLimited: 0, clientError: 0, serverError: 0, noStatus: 0 });
+const emptyClasses = (): ClassCounts => ({
+  success: 0,
+  rateLimited: 0,
+  clientError: 0,
+  serverError: 0,
+  noStatus: 0,
+});
 
 function percentiles(sketch: LatencySketch | undefined): Percentiles & { count: number } {
   const q = (p: number) => {
@@ -87,7 +93,13 @@ export function buildReport(job: string, status: JobStatus, totals: Delta): Repo
     } else if (dim === 'code') {
       statusCodes[String(parts[1])] = (statusCodes[String(parts[1])] ?? 0) + n;
     } else if (dim === 'day_model') {
-      const [, day, model, version, cls] = parts as [string, string | null, string | null, string | null, StatusClass];
+      const [, day, model, version, cls] = parts as [
+        string,
+        string | null,
+        string | null,
+        string | null,
+        StatusClass,
+      ];
       const mk = JSON.stringify([model, version]);
       let m = models.get(mk);
       if (!m) {
@@ -120,7 +132,8 @@ export function buildReport(job: string, status: JobStatus, totals: Delta): Repo
       row[cls] += n;
     }
   }
-  for (const m of models.values()) m.latencyMs = percentiles(totals.latency.get(JSON.stringify(['model', m.model, m.version])));
+  for (const m of models.values())
+    m.latencyMs = percentiles(totals.latency.get(JSON.stringify(['model', m.model, m.version])));
 
   const all = totals.latency.get(KEYS.latencyAll);
   const time = totals.bounds.get('time');

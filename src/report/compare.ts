@@ -25,10 +25,12 @@ export function compareReports(actual: Json, expected: Json): string[] {
   };
   const obj = (v: unknown) => (v ?? {}) as Json;
 
-  for (const k of ['total', 'done', 'failed', 'pending']) same(`items.${k}`, obj(actual.items)[k], obj(expected.items)[k]);
+  for (const k of ['total', 'done', 'failed', 'pending'])
+    same(`items.${k}`, obj(actual.items)[k], obj(expected.items)[k]);
   same('records', actual.records, expected.records);
   same('malformedLines', actual.malformedLines, expected.malformedLines);
-  for (const k of CLASS_KEYS) same(`statusClasses.${k}`, obj(actual.statusClasses)[k], obj(expected.statusClasses)[k]);
+  for (const k of CLASS_KEYS)
+    same(`statusClasses.${k}`, obj(actual.statusClasses)[k], obj(expected.statusClasses)[k]);
   const codes = new Set([...Object.keys(obj(actual.statusCodes)), ...Object.keys(obj(expected.statusCodes))]);
   for (const k of codes) same(`statusCodes.${k}`, obj(actual.statusCodes)[k], obj(expected.statusCodes)[k]);
   for (const k of ['first', 'last']) {
@@ -41,7 +43,8 @@ export function compareReports(actual: Json, expected: Json): string[] {
   same('latencyMs.count', lat.count, elat.count);
   for (const k of ['p50', 'p95', 'p99', 'max']) close(`latencyMs.${k}`, lat[k], elat[k]);
 
-  const rows = (v: unknown, key: (r: Json) => string) => new Map(((v ?? []) as Json[]).map((r) => [key(r), r]));
+  const rows = (v: unknown, key: (r: Json) => string) =>
+    new Map(((v ?? []) as Json[]).map((r) => [key(r), r]));
   const modelKey = (r: Json) => JSON.stringify([r.model ?? null, r.version ?? null]);
   const am = rows(actual.byModel, modelKey);
   const em = rows(expected.byModel, modelKey);
@@ -53,7 +56,8 @@ export function compareReports(actual: Json, expected: Json): string[] {
       continue;
     }
     for (const f of MODEL_KEYS) same(`byModel ${k}.${f}`, a[f], e[f]);
-    for (const p of ['p50', 'p95', 'p99']) close(`byModel ${k}.latencyMs.${p}`, obj(a.latencyMs)[p], obj(e.latencyMs)[p]);
+    for (const p of ['p50', 'p95', 'p99'])
+      close(`byModel ${k}.latencyMs.${p}`, obj(a.latencyMs)[p], obj(e.latencyMs)[p]);
   }
   const ad = rows(actual.byDay, (r) => String(r.day));
   const ed = rows(expected.byDay, (r) => String(r.day));

@@ -26,9 +26,22 @@ function cell(value: unknown): string {
 
 export function renderCsv(r: Report): string {
   const rows: Record<string, unknown>[] = [];
-  rows.push({ section: 'total', records: r.records, ...r.statusClasses, p50Ms: r.latencyMs.p50, p95Ms: r.latencyMs.p95, p99Ms: r.latencyMs.p99 });
+  rows.push({
+    section: 'total',
+    records: r.records,
+    ...r.statusClasses,
+    p50Ms: r.latencyMs.p50,
+    p95Ms: r.latencyMs.p95,
+    p99Ms: r.latencyMs.p99,
+  });
   for (const m of r.byModel) {
-    rows.push({ section: 'model', ...m, p50Ms: m.latencyMs.p50, p95Ms: m.latencyMs.p95, p99Ms: m.latencyMs.p99 });
+    rows.push({
+      section: 'model',
+      ...m,
+      p50Ms: m.latencyMs.p50,
+      p95Ms: m.latencyMs.p95,
+      p99Ms: m.latencyMs.p99,
+    });
   }
   for (const d of r.byDay) rows.push({ section: 'day', ...d });
   for (const [section, list] of [

@@ -25,12 +25,21 @@ const pct = (n: number, total: number) => (total === 0 ? '-' : `${((n * 100) / t
 function table(headers: string[], rows: string[][], alignLeft = 1): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+    cells
+      .map((c, i) => (i < alignLeft ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ');
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 function classCells(c: ClassCounts & { records: number }): string[] {
-  return [int(c.records), int(c.success), int(c.rateLimited), pct(c.rateLimited, c.records), int(c.clientError), int(c.serverError)];
+  return [
+    int(c.records),
+    int(c.success),
+    int(c.rateLimited),
+    pct(c.rateLimited, c.records),
+    int(c.clientError),
+    int(c.serverError),
+  ];
 }
 
 export function renderText(r: Report): string {
@@ -42,7 +51,9 @@ export function renderText(r: Report): string {
   out.push(
     `items: ${int(r.items.total)} (done ${int(r.items.done)}, failed ${int(r.items.failed)}, pending ${int(r.items.pending + r.items.leased)})`,
   );
-  out.push(`time range: ${r.timeRange.first ?? '-'} .. ${r.timeRange.last ?? '-'} (UTC, from the records' own time)`);
+  out.push(
+    `time range: ${r.timeRange.first ?? '-'} .. ${r.timeRange.last ?? '-'} (UTC, from the records' own time)`,
+  );
   out.push('');
   out.push(`records: ${int(r.records)}   malformed lines: ${int(r.malformedLines)}`);
   out.push(
@@ -58,7 +69,9 @@ export function renderText(r: Report): string {
       ],
     ),
   );
-  out.push(`true failures (4xx other than 429, and 5xx): ${int(c.clientError + c.serverError)} (${pct(c.clientError + c.serverError, r.records)})`);
+  out.push(
+    `true failures (4xx other than 429, and 5xx): ${int(c.clientError + c.serverError)} (${pct(c.clientError + c.serverError, r.records)})`,
+  );
   out.push('');
   const codes = Object.entries(r.statusCodes).sort((a, b) => b[1] - a[1]);
   if (codes.length > 0) out.push(`status codes: ${codes.map(([k, v]) => `${k}: ${int(v)}`).join(', ')}`, '');
@@ -89,7 +102,8 @@ export function renderText(r: Report): string {
       r.byDay.map((d) => [d.day, ...classCells(d), int(d.noStatus)]),
     ),
   );
-  if (r.recordsWithoutTime > 0) out.push(`(${int(r.recordsWithoutTime)} records have no readable time and are in no day)`);
+  if (r.recordsWithoutTime > 0)
+    out.push(`(${int(r.recordsWithoutTime)} records have no readable time and are in no day)`);
   if (r.failures.length > 0) {
     out.push('');
     out.push(`failed items (${int(r.items.failed)}; re-run with --retry-failed):`);

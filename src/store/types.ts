@@ -88,7 +88,11 @@ export interface Store {
   leaseItems(job: string, owner: string, limit: number, ttlMs: number, now: number): Promise<LeasedItem[]>;
   renewLeases(job: string, owner: string, ids: string[], ttlMs: number, now: number): Promise<void>;
   /** ONE transaction: marks the items done and adds their deltas; stale leases are rejected. */
-  commitResults(job: string, owner: string, outcomes: ItemOutcome[]): Promise<{ committed: number; rejected: number }>;
+  commitResults(
+    job: string,
+    owner: string,
+    outcomes: ItemOutcome[],
+  ): Promise<{ committed: number; rejected: number }>;
   /** Records a failed attempt: back to pending after `notBefore`, or failed once attempts reach `maxAttempts`. */
   failItem(
     job: string,
@@ -102,7 +106,10 @@ export interface Store {
   /** Returns to pending the items whose lease expired or whose owner is known dead. */
   reclaimLeases(job: string, now: number, isDead: (owner: string) => boolean): Promise<number>;
   retryFailed(job: string): Promise<number>;
-  hasWork(job: string, now: number): Promise<{ ready: number; waiting: number; leased: number; nextAt: number | null }>;
+  hasWork(
+    job: string,
+    now: number,
+  ): Promise<{ ready: number; waiting: number; leased: number; nextAt: number | null }>;
   status(job: string): Promise<JobStatus>;
   /** The job's totals: the sum of every committed item's delta. */
   aggregates(job: string): Promise<Delta>;

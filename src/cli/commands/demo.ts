@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import { compareReports } from '../../report/compare.js';
 import { bytes, count } from '../format.js';
 import { DEFAULT_INCLUDE, runIngest } from './ingest.js';
-import { loadReport, renderReport } from './report.js';
 import { positiveInt, size } from './options.js';
+import { loadReport, renderReport } from './report.js';
 import { runSynth } from './synth.js';
 
 interface DemoOptions {
@@ -23,7 +23,7 @@ export function registerDemo(program: Command): void {
     .summary('run the whole main job on generated data, no set-up needed')
     .description(
       'Generates a realistic Azure OpenAI log dataset (a few hundred MB by default), ingests it with\n' +
-        'progress, prints the report, checks it against the dataset\'s truth.json, and says where the\n' +
+        "progress, prints the report, checks it against the dataset's truth.json, and says where the\n" +
         'state and the reports are. Re-running reuses the dataset and ingests it afresh.',
     )
     .option('--dir <path>', 'working folder for data, store and reports', 'sluice-demo')
@@ -67,12 +67,22 @@ export function registerDemo(program: Command): void {
         outputs[format] = file;
       }
       process.stdout.write(`\n${renderReport(report, 'text')}\n`);
-      const truth = JSON.parse(await readFile(path.join(data, 'truth.json'), 'utf8')) as Record<string, unknown>;
+      const truth = JSON.parse(await readFile(path.join(data, 'truth.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
       const diffs = compareReports(report as unknown as Record<string, unknown>, truth);
       if (diffs.length === 0) {
-        process.stdout.write('check: the report equals the dataset\'s truth.json on every contract key (percentiles within 1 %).\n');
+        process.stdout.write(
+          "check: the report equals the dataset's truth.json on every contract key (percentiles within 1 %).\n",
+        );
       } else {
-        process.stdout.write(`check: ${diffs.length} differences from truth.json:\n${diffs.slice(0, 20).map((d) => `  ${d}`).join('\n')}\n`);
+        process.stdout.write(
+          `check: ${diffs.length} differences from truth.json:\n${diffs
+            .slice(0, 20)
+            .map((d) => `  ${d}`)
+            .join('\n')}\n`,
+        );
         process.exitCode = 1;
       }
       process.stdout.write(

@@ -31,7 +31,10 @@ export interface IngestCliOptions {
 }
 
 /** Runs one ingest as the CLI does (signals, progress, summary) and returns its exit code. */
-export async function runIngest(location: string, opts: IngestCliOptions): Promise<{ code: number; summary: IngestSummary; job: string }> {
+export async function runIngest(
+  location: string,
+  opts: IngestCliOptions,
+): Promise<{ code: number; summary: IngestSummary; job: string }> {
   let window: ReturnType<typeof parseWindow>;
   try {
     window = parseWindow(opts.from, opts.to);
@@ -65,7 +68,9 @@ export async function runIngest(location: string, opts: IngestCliOptions): Promi
   const hard = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stop.signal.aborted) {
-      reporter.say(`${signal}: finishing the items in hand and saving (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now)`);
+      reporter.say(
+        `${signal}: finishing the items in hand and saving (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now)`,
+      );
       stop.abort();
     } else {
       hard.abort();
@@ -113,7 +118,9 @@ export async function runIngest(location: string, opts: IngestCliOptions): Promi
     }
     if (summary.outcome === 'interrupted') lines.push('state saved: run the same command again to resume.');
     if (p.itemsFailed > 0) {
-      lines.push(`${count(p.itemsFailed)} items failed: see \`sluice status --store ${opts.store}\`; re-run with --retry-failed.`);
+      lines.push(
+        `${count(p.itemsFailed)} items failed: see \`sluice status --store ${opts.store}\`; re-run with --retry-failed.`,
+      );
     }
     lines.push(`report: sluice report --store ${opts.store}${opts.job ? ` --job ${opts.job}` : ''}`);
     for (const line of lines) reporter.say(line);
@@ -139,7 +146,10 @@ export function registerIngest(program: Command): void {
         'or killed run resumes where it stopped, and nothing is counted twice. Re-running a finished job\n' +
         'picks up only new blobs and blobs that grew.',
     )
-    .argument('<source>', 'folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]')
+    .argument(
+      '<source>',
+      'folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]',
+    )
     .option('--store <path>', 'SQLite file holding state and results', DEFAULT_STORE)
     .option('--job <name>', 'job name (default: the source and its filters); the same name resumes')
     .option('--from <date>', 'first hour to include, from the y=/m=/d=/h= path (UTC, YYYY-MM-DD[THH])')
@@ -148,10 +158,18 @@ export function registerIngest(program: Command): void {
     .option('--partition <i/n>', 'only items in hash partition i of n (for machines that share nothing)')
     .option('--concurrency <n>', 'items processed at once', positiveInt, 8)
     .option('--max-attempts <n>', 'attempts before an item is marked failed', positiveInt, 4)
-    .option('--retry-delay <ms>', 'first retry backoff ceiling in ms (doubles per attempt, full jitter)', positiveInt, 1000)
+    .option(
+      '--retry-delay <ms>',
+      'first retry backoff ceiling in ms (doubles per attempt, full jitter)',
+      positiveInt,
+      1000,
+    )
     .option('--retry-failed', 'try failed items again')
     .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
-    .option('--connection-string <cs>', 'Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)')
+    .option(
+      '--connection-string <cs>',
+      'Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)',
+    )
     .option('--verbose', 'more detail in errors and logs')
     .addHelpText(
       'after',

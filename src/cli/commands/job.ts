@@ -2,7 +2,11 @@
 import { UsageError } from '../../errors.js';
 import type { Store } from '../../store/types.js';
 
-export async function chooseJob(store: Store, requested: string | undefined, storePath: string): Promise<{ job: string; note?: string }> {
+export async function chooseJob(
+  store: Store,
+  requested: string | undefined,
+  storePath: string,
+): Promise<{ job: string; note?: string }> {
   const jobs = await store.listJobs();
   if (requested !== undefined) {
     if (!jobs.some((j) => j.name === requested)) {
@@ -14,8 +18,14 @@ export async function chooseJob(store: Store, requested: string | undefined, sto
     return { job: requested };
   }
   const latest = jobs[0];
-  if (!latest) throw new UsageError(`the store ${storePath} has no jobs yet: run \`sluice ingest <source> --store ${storePath}\` first`);
+  if (!latest)
+    throw new UsageError(
+      `the store ${storePath} has no jobs yet: run \`sluice ingest <source> --store ${storePath}\` first`,
+    );
   return jobs.length === 1
     ? { job: latest.name }
-    : { job: latest.name, note: `showing job "${latest.name}", the latest of ${jobs.length} in ${storePath} (choose with --job)` };
+    : {
+        job: latest.name,
+        note: `showing job "${latest.name}", the latest of ${jobs.length} in ${storePath} (choose with --job)`,
+      };
 }

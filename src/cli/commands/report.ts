@@ -1,11 +1,11 @@
 // `sluice report`: the answers for a job, as text, JSON (the DESIGN.md contract) or CSV.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
 import { buildReport, type Report } from '../../report/build.js';
 import { renderCsv } from '../../report/csv.js';
 import { renderText } from '../../report/text.js';
 import { DEFAULT_STORE, openStore } from '../../store/index.js';
-import { UsageError } from '../../errors.js';
 import { chooseJob } from './job.js';
 import { formatOf } from './options.js';
 
@@ -18,7 +18,10 @@ export function renderReport(report: Report, format: ReportFormat): string {
   return renderText(report);
 }
 
-export async function loadReport(storePath: string, requestedJob?: string): Promise<{ report: Report; note?: string }> {
+export async function loadReport(
+  storePath: string,
+  requestedJob?: string,
+): Promise<{ report: Report; note?: string }> {
   const store = openStore(storePath, { create: false });
   try {
     const { job, note } = await chooseJob(store, requestedJob, storePath);

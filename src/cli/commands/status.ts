@@ -39,8 +39,14 @@ export function registerStatus(program: Command): void {
     .summary("show a job's progress, failures and recent runs")
     .option('--store <path>', 'SQLite file holding state and results', DEFAULT_STORE)
     .option('--job <name>', 'job to show (default: the latest)')
-    .option('--json', 'print one JSON object: {"job", "items": {"total", "pending", "leased", "done", "failed"}, ...}')
-    .addHelpText('after', '\nExamples:\n  sluice status\n  sluice status --store /data/sluice.db --job june --json | jq .items')
+    .option(
+      '--json',
+      'print one JSON object: {"job", "items": {"total", "pending", "leased", "done", "failed"}, ...}',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sluice status\n  sluice status --store /data/sluice.db --job june --json | jq .items',
+    )
     .action(async (opts: { store: string; job?: string; json?: boolean }) => {
       const store = openStore(opts.store, { create: false });
       try {

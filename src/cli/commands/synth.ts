@@ -14,7 +14,11 @@ export interface SynthCliOptions {
 }
 
 /** Generates with a progress line on a terminal; returns the summary. */
-export async function runSynth(dir: string, opts: SynthCliOptions, stderr: NodeJS.WriteStream = process.stderr): Promise<SynthSummary> {
+export async function runSynth(
+  dir: string,
+  opts: SynthCliOptions,
+  stderr: NodeJS.WriteStream = process.stderr,
+): Promise<SynthSummary> {
   const options: SynthOptions = { dir, seed: opts.seed };
   if (opts.size !== undefined) options.size = opts.size;
   if (opts.days !== undefined) options.days = opts.days;
@@ -48,7 +52,11 @@ export function registerSynth(program: Command): void {
     .option('--days <n>', 'days of hourly blobs (default 60)', positiveInt)
     .option('--start <date>', 'first day, YYYY-MM-DD (default 2024-06-01)')
     .option('--resources <n>', 'Azure OpenAI accounts (default 3)', positiveInt)
-    .option('--records-per-hour <n>', 'mean records per account-hour when --size is not given (default 50)', positiveInt)
+    .option(
+      '--records-per-hour <n>',
+      'mean records per account-hour when --size is not given (default 50)',
+      positiveInt,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  sluice synth ./data --size 50MB\n  sluice synth ./big --size 2GB --days 150 --seed 7\n  sluice synth ./data && sluice ingest ./data && sluice report --format json > report.json',

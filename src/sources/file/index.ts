@@ -22,9 +22,12 @@ export class FileSource implements Source {
   static async open(location: string): Promise<FileSource> {
     const root = path.resolve(location.startsWith('file:') ? location.slice(5) : location);
     const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
-      throw new UsageError(`source folder ${root} does not exist or cannot be read (${error.code ?? error.message})`);
+      throw new UsageError(
+        `source folder ${root} does not exist or cannot be read (${error.code ?? error.message})`,
+      );
     });
-    if (!info.isDirectory()) throw new UsageError(`source ${root} is a file, not a folder: give the folder that holds the logs`);
+    if (!info.isDirectory())
+      throw new UsageError(`source ${root} is a file, not a folder: give the folder that holds the logs`);
     return new FileSource(root);
   }
 
@@ -76,7 +79,11 @@ export class FileSource implements Source {
     await new Promise<void>((resolve, reject) => {
       stream.once('ready', resolve);
       stream.once('error', (error: NodeJS.ErrnoException) => {
-        reject(new ItemError(`cannot read ${file}: ${error.code ?? error.message}`, false, undefined, { cause: error }));
+        reject(
+          new ItemError(`cannot read ${file}: ${error.code ?? error.message}`, false, undefined, {
+            cause: error,
+          }),
+        );
       });
     });
     return stream;

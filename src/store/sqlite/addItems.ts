@@ -16,7 +16,9 @@ export function addItems(db: Database, job: string, items: ItemRef[]): AddItemsR
   const replaced = db.prepare(
     `UPDATE items SET size = ?, version = ?, last_error = ? WHERE job = ? AND id = ?`,
   );
-  const resize = db.prepare(`UPDATE items SET size = ?, version = ? WHERE job = ? AND id = ? AND state != 'done'`);
+  const resize = db.prepare(
+    `UPDATE items SET size = ?, version = ? WHERE job = ? AND id = ? AND state != 'done'`,
+  );
   const result: AddItemsResult = { added: 0, grown: 0, replaced: 0, bytesAdded: 0 };
   db.transaction(() => {
     for (const item of items) {

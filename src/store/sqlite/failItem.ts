@@ -11,7 +11,18 @@ export function failItem(
   retry: { notBefore: number; maxAttempts: number },
 ): 'retry' | 'failed' {
   const row = db
-    .prepare<{ job: string; id: string; owner: string; fence: number; error: string; notBefore: number; max: number }, { state: string }>(
+    .prepare<
+      {
+        job: string;
+        id: string;
+        owner: string;
+        fence: number;
+        error: string;
+        notBefore: number;
+        max: number;
+      },
+      { state: string }
+    >(
       `UPDATE items SET attempts = attempts + 1, last_error = @error, not_before = @notBefore,
          lease_owner = NULL, lease_expires = NULL,
          state = CASE WHEN attempts + 1 >= @max THEN 'failed' ELSE 'pending' END

@@ -29,11 +29,16 @@ export class SqliteStore implements Store {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 10000');
       db.exec(SCHEMA);
-      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(
+        'schema_version',
+        String(SCHEMA_VERSION),
+      );
     } catch (error) {
       const reason = (error as { code?: string; message: string }).message;
       if (options.create === false) {
-        throw new UsageError(`no store at ${path} (${reason}): run \`sluice ingest\` first, or pass --store <path>`);
+        throw new UsageError(
+          `no store at ${path} (${reason}): run \`sluice ingest\` first, or pass --store <path>`,
+        );
       }
       throw new UsageError(`cannot open the store ${path}: ${reason}. Pass a writable path with --store.`);
     }

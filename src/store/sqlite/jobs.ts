@@ -65,18 +65,40 @@ export function markListed(db: Database, job: string, now: number): void {
 }
 
 export function startRun(db: Database, job: string, owner: string, now: number): number {
-  return Number(db.prepare('INSERT INTO runs (job, owner, started_at) VALUES (?, ?, ?)').run(job, owner, now).lastInsertRowid);
+  return Number(
+    db.prepare('INSERT INTO runs (job, owner, started_at) VALUES (?, ?, ?)').run(job, owner, now)
+      .lastInsertRowid,
+  );
 }
 
-export function endRun(db: Database, runId: number, outcome: string, stats: Record<string, number>, now: number): void {
-  db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, stats = ? WHERE id = ?').run(now, outcome, JSON.stringify(stats), runId);
+export function endRun(
+  db: Database,
+  runId: number,
+  outcome: string,
+  stats: Record<string, number>,
+  now: number,
+): void {
+  db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, stats = ? WHERE id = ?').run(
+    now,
+    outcome,
+    JSON.stringify(stats),
+    runId,
+  );
 }
 
 export function listRuns(db: Database, job: string, limit: number): RunRecord[] {
   return db
-    .prepare<[string, number], { id: number; owner: string; started_at: number; ended_at: number | null; outcome: string | null; stats: string }>(
-      'SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?',
-    )
+    .prepare<
+      [string, number],
+      {
+        id: number;
+        owner: string;
+        started_at: number;
+        ended_at: number | null;
+        outcome: string | null;
+        stats: string;
+      }
+    >('SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?')
     .all(job, limit)
     .map((r) => ({
       id: r.id,

@@ -11,7 +11,14 @@ interface Row {
   attempts: number;
 }
 
-export function leaseItems(db: Database, job: string, owner: string, limit: number, ttlMs: number, now: number): LeasedItem[] {
+export function leaseItems(
+  db: Database,
+  job: string,
+  owner: string,
+  limit: number,
+  ttlMs: number,
+  now: number,
+): LeasedItem[] {
   const rows = db
     .prepare<{ job: string; owner: string; expires: number; now: number; limit: number }, Row>(
       `UPDATE items SET state = 'leased', lease_owner = @owner, lease_expires = @expires, fence = fence + 1,

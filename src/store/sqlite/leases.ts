@@ -1,7 +1,14 @@
 // Lease upkeep: renew (heartbeat), release (clean shutdown), reclaim (expired or dead owners).
 import type { Database } from 'better-sqlite3';
 
-export function renewLeases(db: Database, job: string, owner: string, ids: string[], ttlMs: number, now: number): void {
+export function renewLeases(
+  db: Database,
+  job: string,
+  owner: string,
+  ids: string[],
+  ttlMs: number,
+  now: number,
+): void {
   const renew = db.prepare(
     `UPDATE items SET lease_expires = ? WHERE job = ? AND id = ? AND state = 'leased' AND lease_owner = ?`,
   );
@@ -20,7 +27,12 @@ export function releaseItems(db: Database, job: string, owner: string, ids: stri
   })();
 }
 
-export function reclaimLeases(db: Database, job: string, now: number, isDead: (owner: string) => boolean): number {
+export function reclaimLeases(
+  db: Database,
+  job: string,
+  now: number,
+  isDead: (owner: string) => boolean,
+): number {
   const owners = db
     .prepare<[string], { owner: string }>(
       `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = ? AND state = 'leased'`,

@@ -35,7 +35,7 @@ export class BlobParser {
   private wrapper: Buffer[] | null = null;
   private wrapperBytes = 0;
 
-  constructor(private readonly resume: Resume = { offset: 0, tailMalformed: false }) {
+  constructor(resume: Resume = { offset: 0, tailMalformed: false }) {
     this.consumed = resume.offset;
     this.atBlobStart = resume.offset === 0;
     // The cut line counted as malformed last time is read again now, whole or not.
@@ -43,7 +43,9 @@ export class BlobParser {
   }
 
   push(chunk: Uint8Array): void {
-    let buf: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let buf: Buffer = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.bytes += buf.length;
     if (this.atBlobStart) {
       // Which form the blob has is decided on its first bytes: gather enough of them first.
@@ -76,7 +78,10 @@ export class BlobParser {
       this.carry.push(buf);
       return;
     }
-    const head = this.carry.length > 0 ? Buffer.concat([...this.carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
+    const head =
+      this.carry.length > 0
+        ? Buffer.concat([...this.carry, buf.subarray(0, last + 1)])
+        : buf.subarray(0, last + 1);
     this.carry = last + 1 < buf.length ? [Buffer.from(buf.subarray(last + 1))] : [];
     this.lines(head.toString('utf8'));
     this.consumed += head.length;
@@ -219,14 +224,22 @@ export class BlobParser {
   private explode(): void {
     const d = this.delta;
     for (const [combo, n] of this.combos) {
-      const [day, model, version, deployment, operation, category, resource, status, cls] = JSON.parse(combo) as (
-        | string
-        | null
-      )[];
+      const [day, model, version, deployment, operation, category, resource, status, cls] = JSON.parse(
+        combo,
+      ) as (string | null)[];
       d.count(KEYS.records, n);
       d.count(dimKey('class', cls as string), n);
       if (status !== null) d.count(dimKey('code', status as string), n);
-      d.count(dimKey('day_model', day as string | null, model as string | null, version as string | null, cls as string), n);
+      d.count(
+        dimKey(
+          'day_model',
+          day as string | null,
+          model as string | null,
+          version as string | null,
+          cls as string,
+        ),
+        n,
+      );
       d.count(dimKey('deployment', deployment as string | null, cls as string), n);
       d.count(dimKey('operation', operation as string | null, cls as string), n);
       d.count(dimKey('category', category as string | null, cls as string), n);

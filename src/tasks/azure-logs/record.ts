@@ -71,7 +71,12 @@ function text(value: unknown): string | null {
 
 /** Latency in ms when usable: a non-negative finite number (numeric strings accepted). */
 export function durationMs(value: unknown): number | null {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : Number.NaN;
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && value !== ''
+        ? Number(value)
+        : Number.NaN;
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
