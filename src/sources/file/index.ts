@@ -1,7 +1,6 @@
 // Local folder source: walks a directory tree lazily, one folder at a time, in a stable order,
 // skipping whole `y=/m=/d=/h=` folders outside the time window without opening them.
-import { createReadStream } from 'node:fs';
-import { opendir, stat } from 'node:fs/promises';
+import { type FileHandle, open as openFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ItemError, UsageError } from '../../errors.js';
@@ -9,6 +8,7 @@ import type { ItemRef, ListingStats, ListOptions, Source } from '../types.js';
 import { mayOverlap, type PathHour, readSegment } from '../window.js';
 
 const READ_CHUNK = 1 << 20;
+const MIN_CHUNK = 16 << 10;
 
 export class FileSource implements Source {
   readonly uri: string;
@@ -39,11 +39,9 @@ export class FileSource implements Source {
     if (options.signal?.aborted) return;
     this.stats.foldersOpened += 1;
     // One folder's entries at a time (an Azure layout has at most a few dozen per level).
-    const entries: { name: string; dir: boolean; link: boolean }[] = [];
-    for await (const entry of await opendir(path.join(this.root, relative))) {
-      entries.push({ name: entry.name, dir: entry.isDirectory(), link: entry.isSymbolicLink() });
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const entries = (await readdir(path.join(this.root, relative), { withFileTypes: true }))
+      .map((entry) => ({ name: entry.name, dir: entry.isDirectory(), link: entry.isSymbolicLink() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
       let dir = entry.dir;
@@ -74,19 +72,19 @@ export class FileSource implements Source {
 
   async open(id: string, start: number): Promise<Readable> {
     const file = path.join(this.root, id);
-    const stream = createReadStream(file, { start, highWaterMark: READ_CHUNK });
-    // Surface open errors (missing, unreadable) as the item's error before any byte is read.
-    await new Promise<void>((resolve, reject) => {
-      stream.once('ready', resolve);
-      stream.once('error', (error: NodeJS.ErrnoException) => {
-        reject(
-          new ItemError(`cannot read ${file}: ${error.code ?? error.message}`, false, undefined, {
-            cause: error,
-          }),
-        );
-      });
-    });
-    return stream;
+    let handle: FileHandle | undefined;
+    let size: number;
+    try {
+      handle = await openFile(file, 'r');
+      size = (await handle.stat()).size;
+    } catch (error) {
+      await handle?.close();
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new ItemError(`cannot read ${file}: ${code}`, false, undefined, { cause: error });
+    }
+    // Most blobs are far smaller than a read chunk: size the buffer to the blob, not the other way.
+    const highWaterMark = Math.max(MIN_CHUNK, Math.min(READ_CHUNK, size - start));
+    return handle.createReadStream({ start, highWaterMark, autoClose: true });
   }
 
   async close(): Promise<void> {}

@@ -3,20 +3,25 @@
 import type { Database } from 'better-sqlite3';
 import type { ItemRef } from '../../sources/types.js';
 import type { AddItemsResult } from '../types.js';
+import { statement } from './statements.js';
 
 export function addItems(db: Database, job: string, items: ItemRef[]): AddItemsResult {
-  const find = db.prepare<[string, string], { state: string; read_end: number; size: number }>(
+  const find = statement<[string, string], { state: string; read_end: number; size: number }>(
+    db,
     'SELECT state, read_end, size FROM items WHERE job = ? AND id = ?',
   );
-  const insert = db.prepare('INSERT INTO items (job, id, size, version) VALUES (?, ?, ?, ?)');
-  const grow = db.prepare(
+  const insert = statement(db, 'INSERT INTO items (job, id, size, version) VALUES (?, ?, ?, ?)');
+  const grow = statement(
+    db,
     `UPDATE items SET state = 'pending', size = ?, version = ?, attempts = 0, not_before = 0, last_error = NULL
      WHERE job = ? AND id = ?`,
   );
-  const replaced = db.prepare(
+  const replaced = statement(
+    db,
     `UPDATE items SET size = ?, version = ?, last_error = ? WHERE job = ? AND id = ?`,
   );
-  const resize = db.prepare(
+  const resize = statement(
+    db,
     `UPDATE items SET size = ?, version = ? WHERE job = ? AND id = ? AND state != 'done'`,
   );
   const result: AddItemsResult = { added: 0, grown: 0, replaced: 0, bytesAdded: 0 };

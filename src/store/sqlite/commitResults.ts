@@ -3,6 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import { Delta } from '../../aggregate/delta.js';
 import type { ItemOutcome } from '../types.js';
+import { statement } from './statements.js';
 
 export function commitResults(
   db: Database,
@@ -10,25 +11,30 @@ export function commitResults(
   owner: string,
   outcomes: ItemOutcome[],
 ): { committed: number; rejected: number } {
-  const done = db.prepare(
+  const done = statement(
+    db,
     `UPDATE items SET state = 'done', resume_offset = @offset, tail_malformed = @tail, read_end = @readEnd,
        records = records + @records, bytes = bytes + @bytes, started_at = @startedAt, finished_at = @finishedAt,
        lease_owner = NULL, lease_expires = NULL, last_error = NULL
      WHERE job = @job AND id = @id AND state = 'leased' AND lease_owner = @owner AND fence = @fence`,
   );
-  const counter = db.prepare(
+  const counter = statement(
+    db,
     `INSERT INTO counters (job, key, value) VALUES (?, ?, ?)
      ON CONFLICT (job, key) DO UPDATE SET value = value + excluded.value`,
   );
-  const bin = db.prepare(
+  const bin = statement(
+    db,
     `INSERT INTO latency_bins (job, scope, bin, count) VALUES (?, ?, ?, ?)
      ON CONFLICT (job, scope, bin) DO UPDATE SET count = count + excluded.count`,
   );
-  const max = db.prepare(
+  const max = statement(
+    db,
     `INSERT INTO latency_max (job, scope, max) VALUES (?, ?, ?)
      ON CONFLICT (job, scope) DO UPDATE SET max = MAX(max, excluded.max)`,
   );
-  const bound = db.prepare(
+  const bound = statement(
+    db,
     `INSERT INTO bounds (job, name, min_key, min_text, max_key, max_text) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (job, name) DO UPDATE SET
        min_text = CASE WHEN excluded.min_key < min_key THEN excluded.min_text ELSE min_text END,

@@ -2,6 +2,7 @@
 import type { Database } from 'better-sqlite3';
 import { UsageError } from '../../errors.js';
 import type { Job, JobSpec, RunRecord } from '../types.js';
+import { statement } from './statements.js';
 
 interface JobRow {
   name: string;
@@ -27,15 +28,12 @@ export function openJob(db: Database, spec: JobSpec, now: number): Job {
   const filters = JSON.stringify(spec.filters);
   return db
     .transaction(() => {
-      const row = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE name = ?').get(spec.name);
+      const row = statement<[string], JobRow>(db, 'SELECT * FROM jobs WHERE name = ?').get(spec.name);
       if (!row) {
-        db.prepare('INSERT INTO jobs (name, source, task, filters, created_at) VALUES (?, ?, ?, ?, ?)').run(
-          spec.name,
-          spec.source,
-          spec.task,
-          filters,
-          now,
-        );
+        statement(
+          db,
+          'INSERT INTO jobs (name, source, task, filters, created_at) VALUES (?, ?, ?, ?, ?)',
+        ).run(spec.name, spec.source, spec.task, filters, now);
         return { ...spec, createdAt: now, listedAt: null };
       }
       if (row.source !== spec.source || row.task !== spec.task || row.filters !== filters) {
@@ -51,22 +49,22 @@ export function openJob(db: Database, spec: JobSpec, now: number): Job {
 }
 
 export function listJobs(db: Database): Job[] {
-  return db
-    .prepare<[], JobRow>(
-      `SELECT j.* FROM jobs j LEFT JOIN (SELECT job, MAX(started_at) AS last FROM runs GROUP BY job) r ON r.job = j.name
+  return statement<[], JobRow>(
+    db,
+    `SELECT j.* FROM jobs j LEFT JOIN (SELECT job, MAX(started_at) AS last FROM runs GROUP BY job) r ON r.job = j.name
        ORDER BY COALESCE(r.last, j.created_at) DESC, j.name`,
-    )
+  )
     .all()
     .map(toJob);
 }
 
 export function markListed(db: Database, job: string, now: number): void {
-  db.prepare('UPDATE jobs SET listed_at = ? WHERE name = ?').run(now, job);
+  statement(db, 'UPDATE jobs SET listed_at = ? WHERE name = ?').run(now, job);
 }
 
 export function startRun(db: Database, job: string, owner: string, now: number): number {
   return Number(
-    db.prepare('INSERT INTO runs (job, owner, started_at) VALUES (?, ?, ?)').run(job, owner, now)
+    statement(db, 'INSERT INTO runs (job, owner, started_at) VALUES (?, ?, ?)').run(job, owner, now)
       .lastInsertRowid,
   );
 }
@@ -78,7 +76,7 @@ export function endRun(
   stats: Record<string, number>,
   now: number,
 ): void {
-  db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, stats = ? WHERE id = ?').run(
+  statement(db, 'UPDATE runs SET ended_at = ?, outcome = ?, stats = ? WHERE id = ?').run(
     now,
     outcome,
     JSON.stringify(stats),
@@ -87,18 +85,17 @@ export function endRun(
 }
 
 export function listRuns(db: Database, job: string, limit: number): RunRecord[] {
-  return db
-    .prepare<
-      [string, number],
-      {
-        id: number;
-        owner: string;
-        started_at: number;
-        ended_at: number | null;
-        outcome: string | null;
-        stats: string;
-      }
-    >('SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?')
+  return statement<
+    [string, number],
+    {
+      id: number;
+      owner: string;
+      started_at: number;
+      ended_at: number | null;
+      outcome: string | null;
+      stats: string;
+    }
+  >(db, 'SELECT * FROM runs WHERE job = ? ORDER BY id DESC LIMIT ?')
     .all(job, limit)
     .map((r) => ({
       id: r.id,

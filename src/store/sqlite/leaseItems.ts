@@ -1,6 +1,7 @@
 // leaseItems: claims pending items whose retry time has come, with a lease and a new fencing token.
 import type { Database } from 'better-sqlite3';
 import type { LeasedItem } from '../types.js';
+import { statement } from './statements.js';
 
 interface Row {
   id: string;
@@ -19,15 +20,14 @@ export function leaseItems(
   ttlMs: number,
   now: number,
 ): LeasedItem[] {
-  const rows = db
-    .prepare<{ job: string; owner: string; expires: number; now: number; limit: number }, Row>(
-      `UPDATE items SET state = 'leased', lease_owner = @owner, lease_expires = @expires, fence = fence + 1,
+  const rows = statement<{ job: string; owner: string; expires: number; now: number; limit: number }, Row>(
+    db,
+    `UPDATE items SET state = 'leased', lease_owner = @owner, lease_expires = @expires, fence = fence + 1,
          started_at = @now
        WHERE job = @job AND id IN (
          SELECT id FROM items WHERE job = @job AND state = 'pending' AND not_before <= @now LIMIT @limit)
        RETURNING id, size, resume_offset, tail_malformed, fence, attempts`,
-    )
-    .all({ job, owner, expires: now + ttlMs, now, limit });
+  ).all({ job, owner, expires: now + ttlMs, now, limit });
   return rows.map((r) => ({
     id: r.id,
     size: r.size,

@@ -1,5 +1,6 @@
 // Lease upkeep: renew (heartbeat), release (clean shutdown), reclaim (expired or dead owners).
 import type { Database } from 'better-sqlite3';
+import { statement } from './statements.js';
 
 export function renewLeases(
   db: Database,
@@ -9,7 +10,8 @@ export function renewLeases(
   ttlMs: number,
   now: number,
 ): void {
-  const renew = db.prepare(
+  const renew = statement(
+    db,
     `UPDATE items SET lease_expires = ? WHERE job = ? AND id = ? AND state = 'leased' AND lease_owner = ?`,
   );
   db.transaction(() => {
@@ -18,7 +20,8 @@ export function renewLeases(
 }
 
 export function releaseItems(db: Database, job: string, owner: string, ids: string[]): void {
-  const release = db.prepare(
+  const release = statement(
+    db,
     `UPDATE items SET state = 'pending', lease_owner = NULL, lease_expires = NULL
      WHERE job = ? AND id = ? AND state = 'leased' AND lease_owner = ?`,
   );
@@ -33,13 +36,14 @@ export function reclaimLeases(
   now: number,
   isDead: (owner: string) => boolean,
 ): number {
-  const owners = db
-    .prepare<[string], { owner: string }>(
-      `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = ? AND state = 'leased'`,
-    )
+  const owners = statement<[string], { owner: string }>(
+    db,
+    `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = ? AND state = 'leased'`,
+  )
     .all(job)
     .map((r) => r.owner);
-  const reclaim = db.prepare(
+  const reclaim = statement(
+    db,
     `UPDATE items SET state = 'pending', lease_owner = NULL, lease_expires = NULL
      WHERE job = ? AND state = 'leased' AND lease_owner = ? AND (? OR lease_expires < ?)`,
   );
