@@ -78,7 +78,7 @@ describe('crash safety', () => {
       items: Record<string, number>;
     };
     assert.ok(
-      status.items.done < (truth.items as { total: number }).total,
+      (status.items.done ?? 0) < (truth.items as { total: number }).total,
       'the killed runs left work to do',
     );
 
