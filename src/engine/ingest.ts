@@ -80,6 +80,8 @@ export interface IngestSummary {
   listed: number;
   added: number;
   grown: number;
+  /** The source's request counters for this run (HTTP sources): requests, retries, throttled, ... */
+  requests: Record<string, number>;
   progress: Progress;
 }
 
@@ -125,8 +127,15 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const startedAt = now();
 
   const reclaimed = await store.reclaimLeases(job, now(), (o) => ownerIsDead(o, owner));
+  const listCursor = (await store.listJobs()).find((j) => j.name === job)?.listCursor ?? undefined;
   const before = await store.status(job);
   const runId = await store.startRun(job, owner, startedAt);
+  const requestsAtStart = source.requestCounters?.() ?? {};
+  /** What the source's requests did during this run (retries, throttled, timeouts...). */
+  const requestsThisRun = (): Record<string, number> => {
+    const nowCounts = source.requestCounters?.() ?? {};
+    return Object.fromEntries(Object.entries(nowCounts).map(([k, v]) => [k, v - (requestsAtStart[k] ?? 0)]));
+  };
   emit({ type: 'start', job, source: source.uri, owner, reclaimed, resumed: before.items.total > 0 });
 
   // Counters for this run, on top of the store's state when it started.
@@ -140,6 +149,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const queue: LeasedItem[] = [];
   const inFlight = new Map<string, { item: LeasedItem; stream?: Readable; abort: AbortController }>();
   const toCommit: ItemOutcome[] = [];
+  const abandoned: string[] = [];
   let stopping = false;
   let hardStop = false;
   let fatal: unknown = null;
@@ -244,7 +254,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     options.signal?.addEventListener('abort', abortListing, { once: true });
     let batch: Parameters<Store['addItems']>[1] = [];
     const save = async () => {
-      const result = await store.addItems(job, batch);
+      const result = await store.addItems(job, batch, batch.at(-1)?.id);
       run.listed += batch.length;
       run.added += result.added;
       run.grown += result.grown;
@@ -257,6 +267,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     try {
       for await (const ref of source.list({
         ...(options.window ? { window: options.window } : {}),
+        ...(listCursor !== undefined ? { after: listCursor } : {}),
         signal: listAbort.signal,
       })) {
         if (stopping) break;
@@ -335,7 +346,15 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       run.bytes += result.bytes;
       if (toCommit.length >= commitBatch) await flush();
     } catch (error) {
-      if (hardStop) return; // released below, not counted as an attempt
+      if (hardStop || error instanceof UsageError) {
+        // Not the item's fault: give it back untouched (no attempt counted).
+        abandoned.push(item.id);
+        if (error instanceof UsageError) {
+          fatal ??= error;
+          stop(error.message);
+        }
+        return;
+      }
       const message = describe(error);
       const attempts = item.attempts + 1;
       const retryAfter = error instanceof ItemError ? error.retryAfterMs : undefined;
@@ -371,7 +390,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   clearInterval(ticker);
   clearInterval(heartbeat);
   await flush();
-  const unfinished = [...queue.map((i) => i.id), ...inFlight.keys()];
+  const unfinished = [...queue.map((i) => i.id), ...inFlight.keys(), ...abandoned];
   queue.length = 0;
   if (unfinished.length > 0) await store.releaseItems(job, owner, unfinished);
   options.signal?.removeEventListener('abort', onStop);
@@ -400,6 +419,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       listed: run.listed,
       added: run.added,
       grown: run.grown,
+      ...Object.fromEntries(Object.entries(requestsThisRun()).map(([k, v]) => [`http.${k}`, v])),
     },
     now(),
   );
@@ -415,6 +435,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     listed: run.listed,
     added: run.added,
     grown: run.grown,
+    requests: requestsThisRun(),
     progress: final,
   };
 }

@@ -1,20 +1,31 @@
 // The source registry: turns a <source> argument into a Source. One line per kind.
 import { UsageError } from '../errors.js';
+import { configureAzureLogging, isBlobAddress, openAzureSource } from './azure/index.js';
 import { FileSource } from './file/index.js';
 import type { Source } from './types.js';
 
 export interface SourceOptions {
+  /** Azure Storage connection string (else $AZURE_STORAGE_CONNECTION_STRING, a SAS, a key, or DefaultAzureCredential). */
   connectionString?: string;
   verbose?: boolean;
 }
 
-export async function openSource(location: string, _options: SourceOptions = {}): Promise<Source> {
-  if (/^(azure|https?):\/\//i.test(location)) {
-    throw new UsageError(`${location.split('?')[0]}: Azure sources are not available in this build`);
+/** Items processed at once when the user does not say: remote blobs wait on the network, local files on the disk. */
+export function defaultConcurrency(location: string): number {
+  return isBlobAddress(location) ? 32 : 8;
+}
+
+export async function openSource(location: string, options: SourceOptions = {}): Promise<Source> {
+  if (isBlobAddress(location)) {
+    configureAzureLogging(Boolean(options.verbose));
+    return openAzureSource(
+      location,
+      options.connectionString ? { connectionString: options.connectionString } : {},
+    );
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new UsageError(
-      `unknown source ${JSON.stringify(location.split('?')[0])}: use a folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>`,
+      `unknown source ${JSON.stringify(location.split('?')[0])}: use a folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]`,
     );
   }
   return FileSource.open(location);

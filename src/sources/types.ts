@@ -15,6 +15,8 @@ export interface ItemRef {
 export interface ListOptions {
   /** Only items whose `y=/m=/d=/h=` path hour overlaps this window; whole folders outside it are never opened. */
   window?: TimeWindow;
+  /** Resume an interrupted listing: only names after this one (see order.ts); folders wholly before it are not opened. */
+  after?: string;
   signal?: AbortSignal;
 }
 
@@ -32,9 +34,11 @@ export interface Source {
   /** Where the items come from, printable: never contains a secret. */
   readonly uri: string;
   readonly stats: ListingStats;
-  /** Lists items lazily, in a stable order; never holds the whole listing in memory. */
+  /** Lists items lazily, in the order of order.ts; never holds the whole listing in memory. */
   list(options?: ListOptions): AsyncIterable<ItemRef>;
   /** Streams an item's bytes from `start` (inclusive) to its current end. */
   open(id: string, start: number, signal?: AbortSignal): Promise<Readable>;
   close(): Promise<void>;
+  /** Request counters for this process (requests, retries, throttled, ...), when the source makes requests. */
+  requestCounters?(): Record<string, number>;
 }

@@ -17,7 +17,10 @@ export interface JobSpec {
 
 export interface Job extends JobSpec {
   createdAt: number;
+  /** When a listing pass last completed. */
   listedAt: number | null;
+  /** The last name stored by a listing pass that has not completed: the next pass resumes after it. */
+  listCursor: string | null;
 }
 
 export interface LeasedItem {
@@ -82,7 +85,9 @@ export interface Store {
   /** Creates the job, or loads it when it exists with the same spec; a different spec is a usage error. */
   openJob(spec: JobSpec, now: number): Promise<Job>;
   listJobs(): Promise<Job[]>;
-  addItems(job: string, items: ItemRef[]): Promise<AddItemsResult>;
+  /** Records listed items and, in the same transaction, the listing's cursor (the last name listed). */
+  addItems(job: string, items: ItemRef[], cursor?: string): Promise<AddItemsResult>;
+  /** The listing pass completed: its cursor is cleared, so the next pass starts from the beginning. */
   markListed(job: string, now: number): Promise<void>;
   /** Claims up to `limit` pending items whose retry time has come. */
   leaseItems(job: string, owner: string, limit: number, ttlMs: number, now: number): Promise<LeasedItem[]>;

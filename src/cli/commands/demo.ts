@@ -54,7 +54,6 @@ export function registerDemo(program: Command): void {
         store,
         job: 'demo',
         include: DEFAULT_INCLUDE,
-        concurrency: 8,
         maxAttempts: 4,
         retryDelay: 1000,
         ...(opts.progress ? { progress: opts.progress } : {}),

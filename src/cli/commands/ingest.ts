@@ -4,7 +4,7 @@ import picomatch from 'picomatch';
 import { type IngestSummary, ingest } from '../../engine/ingest.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
-import { openSource } from '../../sources/index.js';
+import { defaultConcurrency, openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, openStore } from '../../store/index.js';
 import { azureLogsTask } from '../../tasks/azure-logs/index.js';
@@ -21,7 +21,7 @@ export interface IngestCliOptions {
   to?: string;
   include: string;
   partition?: string;
-  concurrency: number;
+  concurrency?: number;
   maxAttempts: number;
   retryDelay: number;
   retryFailed?: boolean;
@@ -91,7 +91,7 @@ export async function runIngest(
       task: azureLogsTask,
       ...(window ? { window } : {}),
       include,
-      concurrency: opts.concurrency,
+      concurrency: opts.concurrency ?? defaultConcurrency(location),
       maxAttempts: opts.maxAttempts,
       backoff: { baseMs: opts.retryDelay, capMs: Math.max(opts.retryDelay, 60_000) },
       signal: stop.signal,
@@ -114,6 +114,12 @@ export async function runIngest(
       );
       lines.push(
         `job "${job}": ${count(p.itemsDone)}/${count(p.itemsTotal)} items done, ${count(p.itemsFailed)} failed, ${count(summary.retries)} retries this run`,
+      );
+    }
+    const http = summary.requests;
+    if (http.requests !== undefined) {
+      lines.push(
+        `requests: ${count(http.requests)} (${count(http.listCalls ?? 0)} list), retried ${count(http.retries ?? 0)}, throttled ${count(http.throttled ?? 0)}, timeouts ${count(http.timeouts ?? 0)}, resets ${count(http.resets ?? 0)}`,
       );
     }
     if (summary.outcome === 'interrupted') lines.push('state saved: run the same command again to resume.');
@@ -156,7 +162,11 @@ export function registerIngest(program: Command): void {
     .option('--to <date>', 'last hour or day to include, inclusive (UTC, YYYY-MM-DD[THH])')
     .option('--include <glob>', 'which files or blobs are log blobs', DEFAULT_INCLUDE)
     .option('--partition <i/n>', 'only items in hash partition i of n (for machines that share nothing)')
-    .option('--concurrency <n>', 'items processed at once', positiveInt, 8)
+    .option(
+      '--concurrency <n>',
+      'items processed at once (default: 8 for folders, 32 for Azure)',
+      positiveInt,
+    )
     .option('--max-attempts <n>', 'attempts before an item is marked failed', positiveInt, 4)
     .option(
       '--retry-delay <ms>',
@@ -179,6 +189,13 @@ Examples:
   sluice ingest ./logs --from 2025-06-01 --to 2025-06-07 --job june-week1
   sluice ingest ./logs --store /data/sluice.db --retry-failed
   sluice ingest ./logs --partition 0/3          # on machine 1 of 3 (1/3, 2/3 on the others)
+  sluice ingest azure://myaccount/insights-logs-requestresponse --from 2025-06-01 --to 2025-06-07
+  AZURE_STORAGE_CONNECTION_STRING=... sluice ingest azure://myaccount/insights-logs-requestresponse
+  sluice ingest "https://myaccount.blob.core.windows.net/insights-logs-requestresponse?sv=...&sig=..."
+
+Azure credentials, first found wins: --connection-string, a SAS in the URL,
+$AZURE_STORAGE_CONNECTION_STRING, $AZURE_STORAGE_SAS_TOKEN, $AZURE_STORAGE_KEY (with the account
+from the URL), then DefaultAzureCredential (az login, managed identity, environment).
 
 Exit codes: 0 done, 1 finished with failed items (see \`sluice status\`), 2 bad usage or input,
 130 interrupted (state saved; run the same command again to resume).`,

@@ -21,8 +21,12 @@ function renderStatus(s: JobStatus): string {
       const when = new Date(r.startedAt).toISOString().replace('T', ' ').slice(0, 19);
       const took = r.endedAt ? `${((r.endedAt - r.startedAt) / 1000).toFixed(1)}s` : 'running or killed';
       const st = r.stats;
+      const http =
+        st['http.requests'] !== undefined
+          ? `  requests ${count(st['http.requests'] ?? 0)}  request retries ${count(st['http.retries'] ?? 0)}  throttled ${count(st['http.throttled'] ?? 0)}  timeouts ${count(st['http.timeouts'] ?? 0)}`
+          : '';
       lines.push(
-        `  #${r.id} ${when} UTC  ${r.outcome ?? '-'}  ${took}  items ${count(st.processed ?? 0)}  failed ${count(st.failed ?? 0)}  retries ${count(st.retries ?? 0)}  by ${r.owner}`,
+        `  #${r.id} ${when} UTC  ${r.outcome ?? '-'}  ${took}  items ${count(st.processed ?? 0)}  failed ${count(st.failed ?? 0)}  item retries ${count(st.retries ?? 0)}${http}  by ${r.owner}`,
       );
     }
   }

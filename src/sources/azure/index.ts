@@ -9,7 +9,14 @@ import { type BlobAccess, type CredentialOptions, resolveAccess } from './creden
 import { openBlobStream } from './download.js';
 import { explainFatal, unreachable, type Where } from './fatal.js';
 import { listBlobs } from './list.js';
-import { classifyFailure, DEFAULT_RETRY, describeFailure, type RetryOptions, withRetry } from './retry.js';
+import {
+  classifyFailure,
+  DEFAULT_RETRY,
+  describeFailure,
+  type RetryOptions,
+  requestStats,
+  withRetry,
+} from './retry.js';
 
 export { isBlobAddress, parseBlobAddress } from './address.js';
 export { closeBlobClients } from './client.js';
@@ -52,6 +59,7 @@ export class BlobSource implements Source {
         container: this.container,
         prefix: this.address.prefix,
         window: options.window,
+        after: options.after,
         pageSize: this.pageSize,
         retry: this.retry,
         stats: this.stats,
@@ -71,6 +79,10 @@ export class BlobSource implements Source {
       signal,
       fatal: (error) => explainFatal(error, this.where),
     });
+  }
+
+  requestCounters(): Record<string, number> {
+    return { ...requestStats };
   }
 
   /** The client and its sockets are shared by the process (see client.ts), so there is nothing to close here. */

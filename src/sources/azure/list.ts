@@ -1,5 +1,6 @@
 // Lists blob names depth-first through the y=/m=/d=/h= folders, skipping folders outside the time window.
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import { folderAfterCursor, folderBeforeCursor, nameBeforeCursor } from '../order.js';
 import type { ItemRef, ListingStats } from '../types.js';
 import { mayOverlap, type PathHour, pathInterval, readSegment, type TimeWindow } from '../window.js';
 import { type RetryOptions, withRetry } from './retry.js';
@@ -12,6 +13,8 @@ export interface BlobListing {
   pageSize: number;
   retry: RetryOptions;
   stats: ListingStats;
+  /** Resume after this blob name: folders wholly before it are not listed again (see ../order.ts). */
+  after?: string;
   signal?: AbortSignal;
 }
 
@@ -36,25 +39,36 @@ export async function* listBlobs(listing: BlobListing): AsyncGenerator<ItemRef> 
     listing.stats.foldersPruned++;
     return;
   }
-  yield* walk(listing, listing.prefix, parts);
+  yield* walk(listing, listing.prefix, parts, listing.after);
 }
 
-async function* walk(listing: BlobListing, prefix: string, parts: PathHour): AsyncGenerator<ItemRef> {
+async function* walk(
+  listing: BlobListing,
+  prefix: string,
+  parts: PathHour,
+  after: string | undefined,
+): AsyncGenerator<ItemRef> {
   const interval = pathInterval(parts);
   const window = listing.window;
   const inside =
     !window || (interval !== undefined && interval.from >= window.from && interval.to <= window.to);
   listing.stats.foldersOpened++;
-  for await (const entries of pages(listing, prefix, inside)) {
+  // While the resume cursor lies inside this folder, walk it level by level to skip what came before.
+  const flat = inside && after === undefined;
+  for await (const entries of pages(listing, prefix, flat)) {
     for (const entry of entries) {
       if (entry.item) {
+        if (nameBeforeCursor(entry.name, after)) continue;
         listing.stats.itemsListed++;
         yield entry.item;
         continue;
       }
       const childParts = readSegment(parts, lastSegment(entry.name));
-      if (mayOverlap(childParts, window)) yield* walk(listing, entry.name, childParts);
-      else listing.stats.foldersPruned++;
+      if (!mayOverlap(childParts, window) || folderBeforeCursor(entry.name, after)) {
+        listing.stats.foldersPruned++;
+        continue;
+      }
+      yield* walk(listing, entry.name, childParts, folderAfterCursor(entry.name, after) ? undefined : after);
     }
   }
 }

@@ -4,6 +4,7 @@ import { type FileHandle, open as openFile, readdir, stat } from 'node:fs/promis
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ItemError, UsageError } from '../../errors.js';
+import { compareNames, folderAfterCursor, folderBeforeCursor, nameBeforeCursor } from '../order.js';
 import type { ItemRef, ListingStats, ListOptions, Source } from '../types.js';
 import { mayOverlap, type PathHour, readSegment } from '../window.js';
 
@@ -32,40 +33,41 @@ export class FileSource implements Source {
   }
 
   async *list(options: ListOptions = {}): AsyncIterable<ItemRef> {
-    yield* this.walk('', {}, options);
+    yield* this.walk('', {}, options.after, options);
   }
 
-  private async *walk(relative: string, hour: PathHour, options: ListOptions): AsyncIterable<ItemRef> {
+  private async *walk(
+    relative: string,
+    hour: PathHour,
+    after: string | undefined,
+    options: ListOptions,
+  ): AsyncIterable<ItemRef> {
     if (options.signal?.aborted) return;
     this.stats.foldersOpened += 1;
     // One folder's entries at a time (an Azure layout has at most a few dozen per level).
-    const entries = (await readdir(path.join(this.root, relative), { withFileTypes: true }))
-      .map((entry) => ({ name: entry.name, dir: entry.isDirectory(), link: entry.isSymbolicLink() }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const entries = await Promise.all(
+      (await readdir(path.join(this.root, relative), { withFileTypes: true })).map(async (entry) => {
+        const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
+        // A link is what it points to; a dangling one is listed as an item, whose read then says why it fails.
+        const dir = entry.isSymbolicLink()
+          ? ((await stat(path.join(this.root, id)).catch(() => undefined))?.isDirectory() ?? false)
+          : entry.isDirectory();
+        return { name: entry.name, id, dir, key: dir ? `${id}/` : id };
+      }),
+    );
+    entries.sort((x, y) => compareNames(x.key, y.key));
     for (const entry of entries) {
-      const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      let dir = entry.dir;
-      let size = 0;
-      let version: string | undefined;
-      if (entry.link || !dir) {
-        const info = await stat(path.join(this.root, id)).catch(() => undefined);
-        // A dangling link is listed as an item: reading it fails, and the item says why.
-        if (info) {
-          dir = info.isDirectory();
-          size = info.size;
-          version = String(info.mtimeMs);
-        }
-      }
-      if (dir) {
+      if (entry.dir) {
         const next = readSegment(hour, entry.name);
-        if (!mayOverlap(next, options.window)) {
+        if (!mayOverlap(next, options.window) || folderBeforeCursor(entry.key, after)) {
           this.stats.foldersPruned += 1;
           continue;
         }
-        yield* this.walk(id, next, options);
-      } else {
+        yield* this.walk(entry.id, next, folderAfterCursor(entry.key, after) ? undefined : after, options);
+      } else if (!nameBeforeCursor(entry.id, after)) {
+        const info = await stat(path.join(this.root, entry.id)).catch(() => undefined);
         this.stats.itemsListed += 1;
-        yield { id, size, ...(version === undefined ? {} : { version }) };
+        yield { id: entry.id, size: info?.size ?? 0, ...(info ? { version: String(info.mtimeMs) } : {}) };
       }
     }
   }

@@ -5,7 +5,7 @@ import type { ItemRef } from '../../sources/types.js';
 import type { AddItemsResult } from '../types.js';
 import { statement } from './statements.js';
 
-export function addItems(db: Database, job: string, items: ItemRef[]): AddItemsResult {
+export function addItems(db: Database, job: string, items: ItemRef[], cursor?: string): AddItemsResult {
   const find = statement<[string, string], { state: string; read_end: number; size: number }>(
     db,
     'SELECT state, read_end, size FROM items WHERE job = ? AND id = ?',
@@ -51,6 +51,8 @@ export function addItems(db: Database, job: string, items: ItemRef[]): AddItemsR
         result.replaced += 1;
       }
     }
+    if (cursor !== undefined)
+      statement(db, 'UPDATE jobs SET list_cursor = ? WHERE name = ?').run(cursor, job);
   })();
   return result;
 }

@@ -51,8 +51,8 @@ export class SqliteStore implements Store {
   async listJobs() {
     return listJobs(this.db);
   }
-  async addItems(job: string, items: ItemRef[]) {
-    return addItems(this.db, job, items);
+  async addItems(job: string, items: ItemRef[], cursor?: string) {
+    return addItems(this.db, job, items, cursor);
   }
   async markListed(job: string, now: number) {
     markListed(this.db, job, now);

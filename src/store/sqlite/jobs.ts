@@ -11,6 +11,7 @@ interface JobRow {
   filters: string;
   created_at: number;
   listed_at: number | null;
+  list_cursor: string | null;
 }
 
 function toJob(r: JobRow): Job {
@@ -21,6 +22,7 @@ function toJob(r: JobRow): Job {
     filters: JSON.parse(r.filters) as Record<string, unknown>,
     createdAt: r.created_at,
     listedAt: r.listed_at,
+    listCursor: r.list_cursor,
   };
 }
 
@@ -34,7 +36,7 @@ export function openJob(db: Database, spec: JobSpec, now: number): Job {
           db,
           'INSERT INTO jobs (name, source, task, filters, created_at) VALUES (?, ?, ?, ?, ?)',
         ).run(spec.name, spec.source, spec.task, filters, now);
-        return { ...spec, createdAt: now, listedAt: null };
+        return { ...spec, createdAt: now, listedAt: null, listCursor: null };
       }
       if (row.source !== spec.source || row.task !== spec.task || row.filters !== filters) {
         throw new UsageError(
@@ -59,7 +61,7 @@ export function listJobs(db: Database): Job[] {
 }
 
 export function markListed(db: Database, job: string, now: number): void {
-  statement(db, 'UPDATE jobs SET listed_at = ? WHERE name = ?').run(now, job);
+  statement(db, 'UPDATE jobs SET listed_at = ?, list_cursor = NULL WHERE name = ?').run(now, job);
 }
 
 export function startRun(db: Database, job: string, owner: string, now: number): number {

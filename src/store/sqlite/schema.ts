@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   task TEXT NOT NULL,
   filters TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  listed_at INTEGER
+  listed_at INTEGER,
+  list_cursor TEXT
 );
 CREATE TABLE IF NOT EXISTS items (
   job TEXT NOT NULL,

@@ -6,10 +6,10 @@ import { listRuns } from './jobs.js';
 import { statement } from './statements.js';
 
 export function status(db: Database, job: string): JobStatus {
-  const jobRow = statement<[string], { source: string; listed_at: number | null }>(
-    db,
-    'SELECT source, listed_at FROM jobs WHERE name = ?',
-  ).get(job);
+  const jobRow = statement<
+    [string],
+    { source: string; listed_at: number | null; list_cursor: string | null }
+  >(db, 'SELECT source, listed_at, list_cursor FROM jobs WHERE name = ?').get(job);
   const items = { total: 0, pending: 0, leased: 0, done: 0, failed: 0 };
   const bytes = { total: 0, done: 0 };
   let records = 0;
@@ -35,7 +35,7 @@ export function status(db: Database, job: string): JobStatus {
   return {
     job,
     source: jobRow?.source ?? '',
-    listingComplete: jobRow?.listed_at != null,
+    listingComplete: jobRow?.listed_at != null && jobRow.list_cursor === null,
     items,
     bytes,
     records,
