@@ -229,7 +229,9 @@ describe('bounded memory', () => {
     const made = await synthesize({ dir: big, seed: 3, days: 20, resources: 2, size: 48_000_000 });
     assert.ok(made.bytes > 2.5 * 16_000_000, `dataset is ${made.bytes} bytes`);
     const store = path.join(dir, 'big.db');
-    const run = await sluice(['ingest', big, '--store', store, '--progress', 'none'], { nodeArgs: ['--max-old-space-size=16'] });
+    const run = await sluice(['ingest', big, '--store', store, '--progress', 'none'], {
+      nodeArgs: ['--max-old-space-size=16'],
+    });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(compareReports(await report(store), await readJson(path.join(big, 'truth.json'))), []);
   });
