@@ -2,19 +2,59 @@
 // progress, report, and check the report against the generator's truth.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { Command } from 'commander';
+import { DEV_ACCOUNT, startAzurite } from '../../emulator/azurite.js';
 import { compareReports } from '../../report/compare.js';
+import { uploadFolder } from '../../sources/azure/upload.js';
 import { bytes, count } from '../format.js';
 import { DEFAULT_INCLUDE, runIngest } from './ingest.js';
-import { positiveInt, size } from './options.js';
+import { positiveInt, size as sizeOption } from './options.js';
 import { loadReport, renderReport } from './report.js';
 import { runSynth } from './synth.js';
 
 interface DemoOptions {
   dir: string;
-  size: number;
+  size?: number;
+  days?: number;
   seed: number;
+  azure?: boolean;
   progress?: string;
+}
+
+/** Starts Azurite in memory on a free loopback port and uploads the dataset into container `logs`. */
+async function azureCopy(
+  data: string,
+  err: NodeJS.WriteStream,
+): Promise<{ location: string; connectionString: string; stop: () => Promise<void> }> {
+  const emulator = await startAzurite();
+  try {
+    err.write(
+      `Azure path: started Azurite (in memory) at ${emulator.blobEndpoint}; uploading the dataset as append blobs ...\n`,
+    );
+    const container = BlobServiceClient.fromConnectionString(emulator.connectionString).getContainerClient(
+      'logs',
+    );
+    let last = 0;
+    const { blobs, bytes: size } = await uploadFolder(data, container, {
+      include: (id) => id.endsWith('PT1H.json'),
+      onProgress: (n, b) => {
+        if (!err.isTTY || Date.now() - last < 200) return;
+        last = Date.now();
+        err.write(`\r\x1b[2Kupload ${count(n)} blobs · ${bytes(b)}`);
+      },
+    });
+    if (err.isTTY) err.write('\r\x1b[2K');
+    err.write(`  ${count(blobs)} blobs, ${bytes(size)} in container logs\n`);
+    return {
+      location: `azure://${DEV_ACCOUNT}/logs`,
+      connectionString: emulator.connectionString,
+      stop: emulator.stop,
+    };
+  } catch (error) {
+    await emulator.stop();
+    throw error;
+  }
 }
 
 export function registerDemo(program: Command): void {
@@ -27,22 +67,33 @@ export function registerDemo(program: Command): void {
         'state and the reports are. Re-running reuses the dataset and ingests it afresh.',
     )
     .option('--dir <path>', 'working folder for data, store and reports', 'sluice-demo')
-    .option('--size <bytes>', 'dataset size, e.g. 50MB, 1GB', size, 300_000_000)
+    .option('--size <bytes>', 'dataset size, e.g. 50MB, 1GB (default 300MB; 50MB with --azure)', sizeOption)
+    .option('--days <n>', 'days of hourly blobs (default 60; 14 with --azure)', positiveInt)
     .option('--seed <n>', 'dataset seed', positiveInt, 1)
+    .option(
+      '--azure',
+      'go through the real Azure path: an Azure Storage emulator (Azurite) that sluice starts itself',
+    )
     .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
-    .addHelpText('after', '\nExamples:\n  sluice demo\n  sluice demo --size 50MB --dir /tmp/sluice-demo')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sluice demo\n  sluice demo --size 50MB --dir /tmp/sluice-demo\n  sluice demo --azure --size 50MB',
+    )
     .action(async (opts: DemoOptions) => {
       const dir = path.resolve(opts.dir);
       const data = path.join(dir, 'data');
       const marker = path.join(dir, 'dataset.json');
-      const wanted = JSON.stringify({ size: opts.size, seed: opts.seed });
+      // The emulator is far slower than a real account: a smaller, shorter dataset by default.
+      const size = opts.size ?? (opts.azure ? 50_000_000 : 300_000_000);
+      const days = opts.days ?? (opts.azure ? 14 : 60);
+      const wanted = JSON.stringify({ size, days, seed: opts.seed });
       const err = process.stderr;
       await mkdir(dir, { recursive: true });
       const existing = await readFile(marker, 'utf8').catch(() => '');
       if (existing !== wanted) {
         await rm(data, { recursive: true, force: true });
-        err.write(`generating a ${bytes(opts.size)} Azure OpenAI log dataset in ${data} ...\n`);
-        const s = await runSynth(data, { seed: opts.seed, size: opts.size });
+        err.write(`generating a ${bytes(size)} Azure OpenAI log dataset (${days} days) in ${data} ...\n`);
+        const s = await runSynth(data, { seed: opts.seed, size, days });
         await writeFile(marker, wanted);
         err.write(`  ${count(s.blobs)} blobs, ${count(s.records)} records, ${bytes(s.bytes)}\n`);
       } else {
@@ -50,14 +101,22 @@ export function registerDemo(program: Command): void {
       }
       const store = path.join(dir, 'sluice.db');
       for (const f of [store, `${store}-wal`, `${store}-shm`]) await rm(f, { force: true });
-      const { code, job } = await runIngest(data, {
-        store,
-        job: 'demo',
-        include: DEFAULT_INCLUDE,
-        maxAttempts: 4,
-        retryDelay: 1000,
-        ...(opts.progress ? { progress: opts.progress } : {}),
-      });
+      const azure = opts.azure ? await azureCopy(data, err) : undefined;
+      let ran: Awaited<ReturnType<typeof runIngest>>;
+      try {
+        ran = await runIngest(azure?.location ?? data, {
+          store,
+          job: 'demo',
+          include: DEFAULT_INCLUDE,
+          maxAttempts: 4,
+          retryDelay: 1000,
+          ...(azure ? { connectionString: azure.connectionString } : {}),
+          ...(opts.progress ? { progress: opts.progress } : {}),
+        });
+      } finally {
+        await azure?.stop();
+      }
+      const { code, job } = ran;
       const { report } = await loadReport(store, job);
       const outputs: Record<string, string> = {};
       for (const format of ['text', 'json', 'csv'] as const) {
@@ -94,7 +153,11 @@ export function registerDemo(program: Command): void {
           'next:',
           `  sluice status --store ${path.relative(process.cwd(), store) || store}`,
           `  sluice report --store ${path.relative(process.cwd(), store) || store} --format json`,
-          `  sluice ingest ${path.relative(process.cwd(), data) || data} --store ${path.relative(process.cwd(), store) || store} --job demo   # finished: nothing new`,
+          ...(opts.azure
+            ? []
+            : [
+                `  sluice ingest ${path.relative(process.cwd(), data) || data} --store ${path.relative(process.cwd(), store) || store} --job demo   # finished: nothing new`,
+              ]),
           '',
         ].join('\n'),
       );
