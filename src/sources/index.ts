@@ -1,6 +1,6 @@
 // The source registry: turns a <source> argument into a Source. One line per kind.
 import { UsageError } from '../errors.js';
-import { configureAzureLogging, isBlobAddress, openAzureSource } from './azure/index.js';
+import { isBlobAddress } from './azure/address.js';
 import { FileSource } from './file/index.js';
 import type { Source } from './types.js';
 
@@ -17,6 +17,8 @@ export function defaultConcurrency(location: string): number {
 
 export async function openSource(location: string, options: SourceOptions = {}): Promise<Source> {
   if (isBlobAddress(location)) {
+    // Loaded only when needed: the Azure SDK is large, and a folder ingest should not pay for it.
+    const { configureAzureLogging, openAzureSource } = await import('./azure/index.js');
     configureAzureLogging(Boolean(options.verbose));
     return openAzureSource(
       location,

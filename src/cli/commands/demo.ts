@@ -2,11 +2,8 @@
 // progress, report, and check the report against the generator's truth.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
 import type { Command } from 'commander';
-import { DEV_ACCOUNT, startAzurite } from '../../emulator/azurite.js';
 import { compareReports } from '../../report/compare.js';
-import { uploadFolder } from '../../sources/azure/upload.js';
 import { bytes, count } from '../format.js';
 import { DEFAULT_INCLUDE, runIngest } from './ingest.js';
 import { positiveInt, size as sizeOption } from './options.js';
@@ -27,6 +24,12 @@ async function azureCopy(
   data: string,
   err: NodeJS.WriteStream,
 ): Promise<{ location: string; connectionString: string; stop: () => Promise<void> }> {
+  // Loaded only for --azure: the SDK and the emulator are large.
+  const [{ BlobServiceClient }, { uploadFolder }, { DEV_ACCOUNT, startAzurite }] = await Promise.all([
+    import('@azure/storage-blob'),
+    import('../../sources/azure/upload.js'),
+    import('../../emulator/azurite.js'),
+  ]);
   const emulator = await startAzurite();
   try {
     err.write(
