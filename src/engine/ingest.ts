@@ -3,13 +3,14 @@
 // stops cleanly on a signal. It never holds the listing, only the items it has claimed.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import type { Readable } from 'node:stream';
 import { ItemError, UsageError } from '../errors.js';
 import type { Source } from '../sources/types.js';
 import type { TimeWindow } from '../sources/window.js';
 import type { ItemOutcome, LeasedItem, Store } from '../store/types.js';
 import type { Task } from '../tasks/types.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { describeChange, type Governor, type LimitChange } from './governor/index.js';
+import { Limiter } from './governor/limiter.js';
 import { RateEstimator } from './rate.js';
 
 export interface IngestOptions {
@@ -20,7 +21,9 @@ export interface IngestOptions {
   window?: TimeWindow;
   /** Which listed ids are items (e.g. a glob matcher); all when absent. */
   include?: (id: string) => boolean;
-  /** Items processed at once. */
+  /** Decides how many items run at once, from the service's and the host's signals. */
+  governor?: Governor;
+  /** Items processed at once when there is no governor (a fixed limit). */
   concurrency?: number;
   /** Attempts before an item ends `failed`. */
   maxAttempts?: number;
@@ -52,6 +55,8 @@ export interface Progress {
   bytesDone: number;
   records: number;
   inFlight: number;
+  /** Items allowed at once now (the governor's limit). */
+  concurrency: number;
   retries: number;
   listingComplete: boolean;
   bytesPerSecond: number;
@@ -67,7 +72,8 @@ export type IngestEvent =
   | { type: 'retry'; id: string; attempts: number; error: string; delayMs: number }
   | { type: 'failed'; id: string; attempts: number; error: string }
   | { type: 'commit'; items: number; rejected: number; records: number }
-  | { type: 'stopping'; reason: string };
+  | { type: 'stopping'; reason: string }
+  | { type: 'concurrency'; from: number; to: number; reason: string; message: string };
 
 export interface IngestSummary {
   outcome: 'done' | 'failed-items' | 'interrupted' | 'nothing-new';
@@ -114,7 +120,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const { store, job, source, task } = options;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const governor = options.governor;
+  const slots = governor ?? new Limiter(Math.max(1, options.concurrency ?? 8));
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const commitBatch = options.commitBatch ?? 256;
@@ -147,7 +154,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const recordRate = new RateEstimator(startedAt);
 
   const queue: LeasedItem[] = [];
-  const inFlight = new Map<string, { item: LeasedItem; stream?: Readable; abort: AbortController }>();
+  const inFlight = new Map<string, { item: LeasedItem; abort: AbortController }>();
   const toCommit: ItemOutcome[] = [];
   const abandoned: string[] = [];
   let stopping = false;
@@ -180,10 +187,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const abortAll = () => {
     hardStop = true;
     stop('stop requested');
-    for (const flight of inFlight.values()) {
-      flight.abort.abort();
-      flight.stream?.destroy();
-    }
+    for (const flight of inFlight.values()) flight.abort.abort();
   };
   const onStop = () => stop('stop requested: finishing items in hand');
   options.signal?.addEventListener('abort', onStop, { once: true });
@@ -215,6 +219,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       bytesDone,
       records: before.records + run.records,
       inFlight: inFlight.size,
+      concurrency: slots.limit,
       retries: run.retries,
       listingComplete,
       bytesPerSecond: rate.perSecond,
@@ -295,7 +300,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
 
   let leasing: Promise<void> | null = null;
   const claim = async () => {
-    const items = await store.leaseItems(job, owner, Math.max(concurrency * 2, 16), leaseTtlMs, now());
+    const items = await store.leaseItems(
+      job,
+      owner,
+      Math.min(256, Math.max(slots.limit * 2, 32)),
+      leaseTtlMs,
+      now(),
+    );
     queue.push(...items);
   };
 
@@ -319,16 +330,14 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     return null;
   };
 
-  const processItem = async (item: LeasedItem) => {
+  /** Runs one item to a result or a recorded failure; true when it succeeded. */
+  const processItem = async (item: LeasedItem): Promise<boolean> => {
     const abort = new AbortController();
-    const flight: { item: LeasedItem; stream?: Readable; abort: AbortController } = { item, abort };
+    const flight = { item, abort };
     inFlight.set(item.id, flight);
     const itemStart = now();
     try {
-      const stream = await source.open(item.id, item.resume.offset, abort.signal);
-      flight.stream = stream;
-      if (abort.signal.aborted) stream.destroy();
-      const result = await task.process(stream, item.resume, abort.signal);
+      const result = await task.process({ source, id: item.id, resume: item.resume, signal: abort.signal });
       if (hardStop) throw new Error('abandoned at stop');
       toCommit.push({
         id: item.id,
@@ -345,6 +354,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       run.records += result.records;
       run.bytes += result.bytes;
       if (toCommit.length >= commitBatch) await flush();
+      return true;
     } catch (error) {
       if (hardStop || error instanceof UsageError) {
         // Not the item's fault: give it back untouched (no attempt counted).
@@ -353,7 +363,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
           fatal ??= error;
           stop(error.message);
         }
-        return;
+        return false;
       }
       const message = describe(error);
       const attempts = item.attempts + 1;
@@ -371,20 +381,52 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
         emit({ type: 'retry', id: item.id, attempts, error: message, delayMs });
       }
       wakeUp();
+      return false;
     } finally {
       inFlight.delete(item.id);
     }
   };
 
-  const worker = async () => {
-    for (;;) {
-      const item = await nextItem();
-      if (!item) return;
-      await processItem(item);
-    }
+  // What the governor hears: every request try when the source reports them (the service's own
+  // latency and push-back), else every item (its duration, failed or not).
+  const stopObserving = governor && source.observeRequests?.((o) => governor.observe(o));
+  const onChange = (c: LimitChange) => {
+    const message = describeChange(c);
+    emit({ type: 'concurrency', from: c.from, to: c.to, reason: c.reason, message });
+    void store.addRunEvent(runId, c.at, message).catch(() => {});
   };
+  governor?.events.on('change', onChange);
 
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  // The dispatcher: one item per free slot, as many slots as the limit allows at the moment.
+  const running = new Set<Promise<void>>();
+  const dispatchAbort = new AbortController();
+  const stopDispatch = () => dispatchAbort.abort();
+  options.signal?.addEventListener('abort', stopDispatch, { once: true });
+  for (;;) {
+    let release: () => void;
+    try {
+      release = await slots.acquire(dispatchAbort.signal);
+    } catch {
+      break; // stopping: no new items
+    }
+    const item = await nextItem();
+    if (!item) {
+      release();
+      break;
+    }
+    const started = now();
+    const task = processItem(item).then((ok) => {
+      release();
+      if (governor && !stopObserving)
+        governor.observe({ rttMs: now() - started, outcome: ok ? 'ok' : 'error' });
+    });
+    running.add(task);
+    void task.finally(() => running.delete(task));
+  }
+  await Promise.all(running);
+  options.signal?.removeEventListener('abort', stopDispatch);
+  stopObserving?.();
+  governor?.events.off('change', onChange);
   clearTimeout(graceTimer);
   await listing;
   clearInterval(ticker);

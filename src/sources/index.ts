@@ -10,11 +10,6 @@ export interface SourceOptions {
   verbose?: boolean;
 }
 
-/** Items processed at once when the user does not say: remote blobs wait on the network, local files on the disk. */
-export function defaultConcurrency(location: string): number {
-  return isBlobAddress(location) ? 32 : 8;
-}
-
 export async function openSource(location: string, options: SourceOptions = {}): Promise<Source> {
   if (isBlobAddress(location)) {
     // Loaded only when needed: the Azure SDK is large, and a folder ingest should not pay for it.

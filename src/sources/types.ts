@@ -41,4 +41,16 @@ export interface Source {
   close(): Promise<void>;
   /** Request counters for this process (requests, retries, throttled, ...), when the source makes requests. */
   requestCounters?(): Record<string, number>;
+  /** Reports every request try (latency, push-back) to `listener`; returns the unsubscribe function. */
+  observeRequests?(listener: (o: RequestTry) => void): () => void;
+  /** The item as a local file, when it is one: then workers read it themselves, off the main thread. */
+  localPath?(id: string): string;
+}
+
+/** One request try, as seen by adaptive concurrency. */
+export interface RequestTry {
+  rttMs: number;
+  outcome: 'ok' | 'throttled' | 'timeout' | 'error';
+  retryAfterMs?: number;
+  status?: string;
 }

@@ -70,6 +70,8 @@ export interface JobStatus {
   records: number;
   failures: FailedItem[];
   runs: RunRecord[];
+  /** Latest run events, newest first: concurrency changes with their reasons. */
+  events: { run: number; at: number; message: string }[];
 }
 
 export interface RunRecord {
@@ -120,5 +122,6 @@ export interface Store {
   aggregates(job: string): Promise<Delta>;
   startRun(job: string, owner: string, now: number): Promise<number>;
   endRun(runId: number, outcome: string, stats: Record<string, number>, now: number): Promise<void>;
+  addRunEvent(runId: number, at: number, message: string): Promise<void>;
   close(): Promise<void>;
 }

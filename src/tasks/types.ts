@@ -1,6 +1,6 @@
-// The contract every task implements: turn one item's bytes into a result to commit.
-import type { Readable } from 'node:stream';
+// The contract every task implements: turn one item into a result to commit.
 import type { Delta } from '../aggregate/delta.js';
+import type { Source } from '../sources/types.js';
 
 /** Where a previous pass over the item stopped, so a grown (appended) item is read from there. */
 export interface Resume {
@@ -20,8 +20,17 @@ export interface TaskResult {
   bytes: number;
 }
 
+export interface TaskInput {
+  source: Source;
+  id: string;
+  resume: Resume;
+  signal: AbortSignal;
+}
+
 export interface Task {
   readonly name: string;
-  /** Reads `input` (the item's bytes from `resume.offset`) and returns its result. Pure but for the stream. */
-  process(input: Readable, resume: Resume, signal?: AbortSignal): Promise<TaskResult>;
+  /** Reads the item from `resume.offset` on and returns its result. */
+  process(input: TaskInput): Promise<TaskResult>;
+  /** Frees what the task holds (worker threads). */
+  close(): Promise<void>;
 }

@@ -113,6 +113,8 @@ export function registerDemo(program: Command): void {
           include: DEFAULT_INCLUDE,
           maxAttempts: 4,
           retryDelay: 1000,
+          maxConcurrency: 256,
+          memoryThreshold: 75,
           ...(azure ? { connectionString: azure.connectionString } : {}),
           ...(opts.progress ? { progress: opts.progress } : {}),
         });

@@ -1,16 +1,17 @@
 // `sluice ingest <source>`: list, parse and aggregate every log blob into the store, resumably.
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
+import { Governor } from '../../engine/governor/index.js';
 import { type IngestSummary, ingest } from '../../engine/ingest.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
-import { defaultConcurrency, openSource } from '../../sources/index.js';
+import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, openStore } from '../../store/index.js';
-import { azureLogsTask } from '../../tasks/azure-logs/index.js';
+import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
 import { progressMode, progressReporter } from '../progress.js';
-import { positiveInt } from './options.js';
+import { percent, positiveInt, wholeNumber } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -22,6 +23,9 @@ export interface IngestCliOptions {
   include: string;
   partition?: string;
   concurrency?: number;
+  maxConcurrency: number;
+  memoryThreshold: number;
+  threads?: number;
   maxAttempts: number;
   retryDelay: number;
   retryFailed?: boolean;
@@ -53,6 +57,16 @@ export async function runIngest(
     verbose: Boolean(opts.verbose),
   });
   const store = openStore(opts.store);
+  const task = createAzureLogsTask(opts.threads === undefined ? {} : { threads: opts.threads });
+  // Adaptive unless the user fixed the number: then exactly that many items run at once.
+  const governor =
+    opts.concurrency === undefined
+      ? new Governor({
+          maxConcurrency: opts.maxConcurrency,
+          initialLimit: Math.min(16, opts.maxConcurrency),
+          memoryThreshold: opts.memoryThreshold / 100,
+        })
+      : undefined;
   const filters: Record<string, unknown> = {};
   if (opts.from) filters.from = opts.from;
   if (opts.to) filters.to = opts.to;
@@ -79,7 +93,7 @@ export async function runIngest(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await store.openJob({ name: job, source: source.uri, task: azureLogsTask.name, filters }, Date.now());
+    await store.openJob({ name: job, source: source.uri, task: task.name, filters }, Date.now());
     if (opts.retryFailed) {
       const n = await store.retryFailed(job);
       reporter.say(`--retry-failed: ${n} failed item${n === 1 ? '' : 's'} will be tried again`);
@@ -88,10 +102,11 @@ export async function runIngest(
       store,
       job,
       source,
-      task: azureLogsTask,
+      task,
+      ...(governor ? { governor } : {}),
       ...(window ? { window } : {}),
       include,
-      concurrency: opts.concurrency ?? defaultConcurrency(location),
+      ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
       maxAttempts: opts.maxAttempts,
       backoff: { baseMs: opts.retryDelay, capMs: Math.max(opts.retryDelay, 60_000) },
       signal: stop.signal,
@@ -136,6 +151,8 @@ export async function runIngest(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    governor?.close();
+    await task.close();
     await store.close();
     await source.close();
   }
@@ -163,9 +180,22 @@ export function registerIngest(program: Command): void {
     .option('--include <glob>', 'which files or blobs are log blobs', DEFAULT_INCLUDE)
     .option('--partition <i/n>', 'only items in hash partition i of n (for machines that share nothing)')
     .option(
-      '--concurrency <n>',
-      'items processed at once (default: 8 for folders, 32 for Azure)',
+      '--max-concurrency <n>',
+      'most items at once; below it the number adapts to the service and the host',
       positiveInt,
+      256,
+    )
+    .option('--concurrency <n>', 'a fixed number of items at once instead of the adaptive one', positiveInt)
+    .option(
+      '--memory-threshold <percent>',
+      'back off when memory use passes this share of what the host can spare',
+      percent,
+      75,
+    )
+    .option(
+      '--threads <n>',
+      'parser threads (default: one per core; 0 parses on the main thread)',
+      wholeNumber,
     )
     .option('--max-attempts <n>', 'attempts before an item is marked failed', positiveInt, 4)
     .option(

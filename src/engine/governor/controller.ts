@@ -48,7 +48,7 @@ export interface ControllerOptions {
   maxConcurrency?: number;
   /** Back off while memoryFraction is above this. Default 0.75. */
   memoryThreshold?: number;
-  /** Back off while cpuFraction is above this. Default 0.75. */
+  /** Back off while cpuFraction (the CPU others use, or ours against a cgroup quota) is above this. Default 0.75. */
   cpuThreshold?: number;
   /** Back off while the event loop lags more than this, in ms. Default 200. */
   eventLoopLagThresholdMs?: number;

@@ -142,8 +142,13 @@ export function createHostSampler(options: HostSamplerOptions = {}): HostSampler
       const usedMs = (usageNow.user - usageBefore.user + usageNow.system - usageBefore.system) / 1000;
       fraction = wallNow > wallBefore ? usedMs / (quota * (wallNow - wallBefore)) : 0;
     } else {
+      // What everything but sluice uses: our own parser threads saturating the cores is the work
+      // going as fast as it can, not a host in trouble; others needing the CPU is.
       const total = cpuNow.total - cpuBefore.total;
-      fraction = total > 0 ? 1 - (cpuNow.idle - cpuBefore.idle) / total : 0;
+      const busy = total > 0 ? 1 - (cpuNow.idle - cpuBefore.idle) / total : 0;
+      const oursMs = (usageNow.user - usageBefore.user + usageNow.system - usageBefore.system) / 1000;
+      const capacityMs = os.cpus().length * (wallNow - wallBefore);
+      fraction = busy - (capacityMs > 0 ? oursMs / capacityMs : 0);
     }
     cpuBefore = cpuNow;
     usageBefore = usageNow;

@@ -96,6 +96,19 @@ export class Governor {
     }
   }
 
+  /**
+   * A slot for work timed by the caller (it reports through `observe`); resolves with the release
+   * function once the limit allows. `signal` aborts the wait.
+   */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    return this.#limiter.acquire(signal);
+  }
+
+  /** Feeds one call timed elsewhere, e.g. each HTTP try inside a retry loop. */
+  observe(o: Omit<Observation, 'inFlight'>): void {
+    this.#observe({ ...o, inFlight: this.#limiter.inFlight });
+  }
+
   /** Stops host sampling. Running and waiting calls are not affected. */
   close(): void {
     this.#stopSampling();

@@ -7,6 +7,7 @@ import {
   describeFailure,
   RetryBudget,
   type RetryOptions,
+  reportTry,
   requestStats,
   TryTimer,
 } from './retry.js';
@@ -115,6 +116,7 @@ async function requestRange(
     if (read.signal?.aborted) throw read.signal.reason;
     requestStats.requests++;
     const timer = new TryTimer(read.retry.tryTimeoutMs, read.signal);
+    const startedAt = Date.now();
     try {
       const response = await read.blob.download(offset, count, {
         abortSignal: timer.signal,
@@ -123,10 +125,12 @@ async function requestRange(
         conditions: ifMatch ? { ifMatch } : undefined,
       });
       timer.pause();
+      reportTry(startedAt); // time to the response headers: the service's latency, not ours
       return { response, timer };
     } catch (error) {
       timer.finish(true);
       const failure = classifyFailure(error, timer.timedOut());
+      reportTry(startedAt, failure);
       // 416: `offset` is at or past the end, so there is nothing new to read.
       if (failure.status === 416) return undefined;
       const fatal = read.fatal(error);

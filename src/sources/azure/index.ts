@@ -13,6 +13,8 @@ import {
   classifyFailure,
   DEFAULT_RETRY,
   describeFailure,
+  observeRequests as observeAllRequests,
+  type RequestObservation,
   type RetryOptions,
   requestStats,
   withRetry,
@@ -83,6 +85,10 @@ export class BlobSource implements Source {
 
   requestCounters(): Record<string, number> {
     return { ...requestStats };
+  }
+
+  observeRequests(listener: (o: RequestObservation) => void): () => void {
+    return observeAllRequests(listener);
   }
 
   /** The client and its sockets are shared by the process (see client.ts), so there is nothing to close here. */

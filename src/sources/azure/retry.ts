@@ -66,6 +66,36 @@ export const requestStats: RequestStats = {
   resumes: 0,
 };
 
+/** One HTTP try as the adaptive concurrency needs it: how long it took and whether the service pushed back. */
+export interface RequestObservation {
+  rttMs: number;
+  outcome: 'ok' | 'throttled' | 'timeout' | 'error';
+  retryAfterMs?: number;
+  /** What the service said, e.g. `503 ServerBusy`. */
+  status?: string;
+}
+
+const observers = new Set<(o: RequestObservation) => void>();
+
+/** Calls `listener` after every try of every request in this process; returns the unsubscribe function. */
+export function observeRequests(listener: (o: RequestObservation) => void): () => void {
+  observers.add(listener);
+  return () => observers.delete(listener);
+}
+
+/** Reports a try that answered (`failure` undefined) or failed. */
+export function reportTry(startedAt: number, failure?: Failure): void {
+  if (observers.size === 0) return;
+  const o: RequestObservation = { rttMs: Date.now() - startedAt, outcome: 'ok' };
+  if (failure) {
+    o.outcome = failure.kind === 'throttled' ? 'throttled' : failure.kind === 'timeout' ? 'timeout' : 'error';
+    if (failure.retryAfterMs !== undefined) o.retryAfterMs = failure.retryAfterMs;
+    const status = [failure.status, failure.code].filter((v) => v !== undefined).join(' ');
+    if (status) o.status = status;
+  }
+  for (const listener of observers) listener(o);
+}
+
 export function resetRequestStats(): void {
   for (const key of Object.keys(requestStats) as (keyof RequestStats)[]) requestStats[key] = 0;
 }
@@ -289,10 +319,14 @@ export async function withRetry<T>(
     requestStats.requests++;
     if (call.isList) requestStats.listCalls++;
     const timer = new TryTimer(call.options.tryTimeoutMs, call.signal);
+    const startedAt = Date.now();
     try {
-      return await attempt(timer.signal);
+      const result = await attempt(timer.signal);
+      reportTry(startedAt);
+      return result;
     } catch (error) {
       timer.finish();
+      reportTry(startedAt, classifyFailure(error, timer.timedOut()));
       await budget.failed(error, timer.timedOut());
     } finally {
       timer.finish();

@@ -9,6 +9,16 @@ import type { ItemRef, ListingStats, ListOptions, Source } from '../types.js';
 import { mayOverlap, type PathHour, readSegment } from '../window.js';
 
 const READ_CHUNK = 1 << 20;
+
+interface Entry {
+  name: string;
+  id: string;
+  dir: boolean;
+  /** Sort key: folders sort as their name with a trailing '/' (see ../order.ts). */
+  key: string;
+  size?: number;
+  version?: string | undefined;
+}
 const MIN_CHUNK = 16 << 10;
 
 export class FileSource implements Source {
@@ -33,41 +43,70 @@ export class FileSource implements Source {
   }
 
   async *list(options: ListOptions = {}): AsyncIterable<ItemRef> {
-    yield* this.walk('', {}, options.after, options);
+    yield* this.walk({}, options.after, options, this.read(''));
+  }
+
+  /** One folder's entries in listing order, files with their size: started ahead of the walk. */
+  private async read(relative: string): Promise<Entry[]> {
+    this.stats.foldersOpened += 1;
+    const entries = await Promise.all(
+      (await readdir(path.join(this.root, relative), { withFileTypes: true })).map(
+        async (entry): Promise<Entry> => {
+          const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
+          if (entry.isDirectory()) return { name: entry.name, id, dir: true, key: `${id}/` };
+          // A link is what it points to; a dangling one is listed as an item, whose read then says why it fails.
+          const info = await stat(path.join(this.root, id)).catch(() => undefined);
+          if (info?.isDirectory()) return { name: entry.name, id, dir: true, key: `${id}/` };
+          return {
+            name: entry.name,
+            id,
+            dir: false,
+            key: id,
+            size: info?.size ?? 0,
+            version: info ? String(info.mtimeMs) : undefined,
+          };
+        },
+      ),
+    );
+    return entries.sort((x, y) => compareNames(x.key, y.key));
   }
 
   private async *walk(
-    relative: string,
     hour: PathHour,
     after: string | undefined,
     options: ListOptions,
+    listing: Promise<Entry[]>,
   ): AsyncIterable<ItemRef> {
     if (options.signal?.aborted) return;
-    this.stats.foldersOpened += 1;
-    // One folder's entries at a time (an Azure layout has at most a few dozen per level).
-    const entries = await Promise.all(
-      (await readdir(path.join(this.root, relative), { withFileTypes: true })).map(async (entry) => {
-        const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
-        // A link is what it points to; a dangling one is listed as an item, whose read then says why it fails.
-        const dir = entry.isSymbolicLink()
-          ? ((await stat(path.join(this.root, id)).catch(() => undefined))?.isDirectory() ?? false)
-          : entry.isDirectory();
-        return { name: entry.name, id, dir, key: dir ? `${id}/` : id };
-      }),
-    );
-    entries.sort((x, y) => compareNames(x.key, y.key));
-    for (const entry of entries) {
-      if (entry.dir) {
-        const next = readSegment(hour, entry.name);
-        if (!mayOverlap(next, options.window) || folderBeforeCursor(entry.key, after)) {
-          this.stats.foldersPruned += 1;
-          continue;
-        }
-        yield* this.walk(entry.id, next, folderAfterCursor(entry.key, after) ? undefined : after, options);
+    const entries = await listing;
+    // Start reading every sub-folder that will be walked now: the reads overlap instead of
+    // waiting on each other (a folder has at most a few dozen entries in the Azure layout).
+    const children = entries.map((entry) => {
+      if (!entry.dir) return undefined;
+      const next = readSegment(hour, entry.name);
+      if (!mayOverlap(next, options.window) || folderBeforeCursor(entry.key, after)) return null;
+      const read = this.read(entry.id);
+      read.catch(() => {}); // awaited (and its error thrown) when the walk reaches it
+      return { next, read };
+    });
+    for (const [i, entry] of entries.entries()) {
+      const child = children[i];
+      if (child === null) {
+        this.stats.foldersPruned += 1;
+      } else if (child) {
+        yield* this.walk(
+          child.next,
+          folderAfterCursor(entry.key, after) ? undefined : after,
+          options,
+          child.read,
+        );
       } else if (!nameBeforeCursor(entry.id, after)) {
-        const info = await stat(path.join(this.root, entry.id)).catch(() => undefined);
         this.stats.itemsListed += 1;
-        yield { id: entry.id, size: info?.size ?? 0, ...(info ? { version: String(info.mtimeMs) } : {}) };
+        yield {
+          id: entry.id,
+          size: entry.size ?? 0,
+          ...(entry.version === undefined ? {} : { version: entry.version }),
+        };
       }
     }
   }
@@ -87,6 +126,10 @@ export class FileSource implements Source {
     // Most blobs are far smaller than a read chunk: size the buffer to the blob, not the other way.
     const highWaterMark = Math.max(MIN_CHUNK, Math.min(READ_CHUNK, size - start));
     return handle.createReadStream({ start, highWaterMark, autoClose: true });
+  }
+
+  localPath(id: string): string {
+    return path.join(this.root, id);
   }
 
   async close(): Promise<void> {}

@@ -6,7 +6,7 @@ import type { ItemOutcome, JobSpec, Store } from '../types.js';
 import { addItems } from './addItems.js';
 import { commitResults } from './commitResults.js';
 import { failItem } from './failItem.js';
-import { endRun, listJobs, markListed, openJob, startRun } from './jobs.js';
+import { addRunEvent, endRun, listJobs, markListed, openJob, startRun } from './jobs.js';
 import { leaseItems } from './leaseItems.js';
 import { reclaimLeases, releaseItems, renewLeases } from './leases.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
@@ -98,6 +98,9 @@ export class SqliteStore implements Store {
   }
   async endRun(runId: number, outcome: string, stats: Record<string, number>, now: number) {
     endRun(this.db, runId, outcome, stats, now);
+  }
+  async addRunEvent(runId: number, at: number, message: string) {
+    addRunEvent(this.db, runId, at, message);
   }
   async close() {
     this.db.close();

@@ -108,3 +108,20 @@ export function listRuns(db: Database, job: string, limit: number): RunRecord[] 
       stats: JSON.parse(r.stats) as Record<string, number>,
     }));
 }
+
+export function addRunEvent(db: Database, runId: number, at: number, message: string): void {
+  statement(db, 'INSERT INTO run_events (run_id, at, message) VALUES (?, ?, ?)').run(runId, at, message);
+}
+
+/** The job's latest run events (concurrency changes and their reasons), newest first. */
+export function listRunEvents(
+  db: Database,
+  job: string,
+  limit: number,
+): { run: number; at: number; message: string }[] {
+  return statement<[string, number], { run: number; at: number; message: string }>(
+    db,
+    `SELECT e.run_id AS run, e.at, e.message FROM run_events e JOIN runs r ON r.id = e.run_id
+     WHERE r.job = ? ORDER BY e.at DESC, e.rowid DESC LIMIT ?`,
+  ).all(job, limit);
+}

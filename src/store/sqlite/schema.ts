@@ -60,4 +60,10 @@ CREATE TABLE IF NOT EXISTS runs (
   outcome TEXT,
   stats TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS run_events (
+  run_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, at);
 `;

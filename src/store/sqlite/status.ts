@@ -2,7 +2,7 @@
 import type { Database } from 'better-sqlite3';
 import { Delta } from '../../aggregate/delta.js';
 import type { JobStatus } from '../types.js';
-import { listRuns } from './jobs.js';
+import { listRunEvents, listRuns } from './jobs.js';
 import { statement } from './statements.js';
 
 export function status(db: Database, job: string): JobStatus {
@@ -41,6 +41,7 @@ export function status(db: Database, job: string): JobStatus {
     records,
     failures,
     runs: listRuns(db, job, 10),
+    events: listRunEvents(db, job, 20),
   };
 }
 

@@ -1,13 +1,111 @@
-// The azure-logs task: streams one PT1H.json blob through the parser and returns its delta.
-import type { Readable } from 'node:stream';
-import type { Resume, Task, TaskResult } from '../types.js';
-import { BlobParser } from './parse.js';
+// The azure-logs task: parses PT1H.json blobs on a pool of worker threads. Local files are read by
+// the workers themselves; remote bytes are cut at newlines into chunks that parse independently
+// (their deltas add up to the blob's) and are transferred, not copied, to the workers.
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { Delta } from '../../aggregate/delta.js';
+import type { Resume, Task, TaskInput, TaskResult } from '../types.js';
+import { startsAsWrapper } from './parse.js';
+import parseJob, { type ParseJob, type ParseOutput } from './worker.js';
 
-export const azureLogsTask: Task = {
-  name: 'azure-logs',
-  async process(input: Readable, resume: Resume): Promise<TaskResult> {
-    const parser = new BlobParser(resume);
-    for await (const chunk of input) parser.push(chunk as Buffer);
-    return parser.end();
-  },
-};
+/** Bytes per chunk sent to a worker. */
+const CHUNK_BYTES = 4 << 20;
+/** Chunks of one item parsed at once: bounds an item's memory whatever the blob's size. */
+const CHUNKS_IN_FLIGHT = 2;
+
+export interface AzureLogsOptions {
+  /** Worker threads; 0 parses on the main thread. Default: the machine's cores. */
+  threads?: number;
+}
+
+export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
+  const threads = options.threads ?? availableParallelism();
+  const pool =
+    threads > 0
+      ? new Piscina<ParseJob, ParseOutput>({
+          filename: new URL('./worker.js', import.meta.url).href,
+          minThreads: threads,
+          maxThreads: threads,
+          idleTimeout: 60_000,
+        })
+      : undefined;
+
+  const run = async (job: ParseJob, signal: AbortSignal): Promise<ParseOutput> => {
+    if (!pool) return parseJob(job);
+    if (job.kind === 'bytes') {
+      // Chunks are fresh buffers nobody else holds: move their memory to the worker, no copy. A view
+      // that owns little of its buffer (Node's shared pool for small ones) is copied instead.
+      const view = job.bytes;
+      const bytes = view.buffer.byteLength <= 2 * view.byteLength ? view : new Uint8Array(view);
+      return pool.run({ ...job, bytes }, { signal, transferList: [bytes.buffer as ArrayBuffer] });
+    }
+    return pool.run(job, { signal });
+  };
+
+  return {
+    name: 'azure-logs',
+    async process(input: TaskInput): Promise<TaskResult> {
+      const { source, id, resume, signal } = input;
+      const local = source.localPath?.(id);
+      if (local) return toResult([await run({ kind: 'file', path: local, resume }, signal)]);
+      return parseStream(await source.open(id, resume.offset, signal), resume, (job) => run(job, signal));
+    },
+    async close() {
+      await pool?.destroy();
+    },
+  };
+}
+
+/** Cuts a byte stream at newlines into chunks, parses them (at most CHUNKS_IN_FLIGHT at once), merges. */
+async function parseStream(
+  stream: AsyncIterable<Uint8Array>,
+  resume: Resume,
+  run: (job: ParseJob) => Promise<ParseOutput>,
+): Promise<TaskResult> {
+  const outputs: Promise<ParseOutput>[] = [];
+  let pieces: Buffer[] = [];
+  let held = 0;
+  let offset = resume.offset;
+  let first = true;
+  let whole = false; // the {"records": [...]} form parses as one document
+  const send = async (bytes: Buffer) => {
+    const chunkResume = first ? resume : { offset, tailMalformed: false };
+    first = false;
+    offset += bytes.length;
+    outputs.push(run({ kind: 'bytes', bytes, resume: chunkResume }));
+    if (outputs.length >= CHUNKS_IN_FLIGHT) await outputs[outputs.length - CHUNKS_IN_FLIGHT];
+  };
+  for await (const chunk of stream) {
+    const piece = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    if (first && offset === 0 && held === 0 && startsAsWrapper(piece)) whole = true;
+    pieces.push(piece);
+    held += piece.length;
+    if (whole || held < CHUNK_BYTES) continue;
+    const buffer = Buffer.concat(pieces, held);
+    const nl = buffer.lastIndexOf(0x0a);
+    if (nl < 0) {
+      pieces = [buffer];
+      continue;
+    }
+    // The rest is copied out: the chunk's buffer moves to a worker.
+    pieces = nl + 1 < buffer.length ? [Buffer.from(buffer.subarray(nl + 1))] : [];
+    held = buffer.length - nl - 1;
+    await send(buffer.subarray(0, nl + 1));
+  }
+  await send(Buffer.concat(pieces, held));
+  return toResult(await Promise.all(outputs));
+}
+
+/** Merges chunk outputs in order: deltas add, the last chunk says where the next pass resumes. */
+function toResult(outputs: ParseOutput[]): TaskResult {
+  const delta = new Delta();
+  let records = 0;
+  let bytes = 0;
+  for (const o of outputs) {
+    delta.merge(Delta.fromData(o.delta));
+    records += o.records;
+    bytes += o.bytes;
+  }
+  const last = outputs.at(-1) as ParseOutput;
+  return { delta, resume: last.resume, records, bytes };
+}

@@ -13,6 +13,15 @@ const SNIFF_BYTES = 64;
 /** A wrapper-form blob is parsed whole; past this size it is read as lines instead. */
 const MAX_WRAPPER_BYTES = 512 * 1024 * 1024;
 
+/** True when a blob's first bytes (BOM allowed) open the {"records": [...]} form, which parses as a whole. */
+export function startsAsWrapper(head: Uint8Array): boolean {
+  let text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, SNIFF_BYTES + 3)).toString(
+    'utf8',
+  );
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return WRAPPER_START.test(text);
+}
+
 export const KEYS = {
   records: dimKey('records'),
   malformed: dimKey('malformed'),
