@@ -239,3 +239,43 @@ describe('ingest from Azure Blob Storage', () => {
     assert.match(r.stderr, /no-such-container/);
   });
 });
+
+describe('adaptive concurrency against a throttling service', () => {
+  it('with --max-concurrency 1000 and 25 % of requests throttled, finishes exact, backs off with reasons, and stays small in memory', async () => {
+    proxy.configure({ rate: 0.25, kinds: ['busy503', 'throttle429'], delayMs: 5 });
+    try {
+      const store = path.join(dir, 'throttled.db');
+      const run = await sluice([
+        'ingest',
+        source,
+        '--store',
+        store,
+        '--connection-string',
+        viaProxy,
+        '--max-concurrency',
+        '1000',
+        '--progress',
+        'json',
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(compareReports(await reportOf(store), truth), []);
+      const changes = run.stderr.split('\n').filter((l) => l.includes('"event":"concurrency"'));
+      assert.ok(
+        changes.some((l) => /-> \d+: (503 ServerBusy|429)/.test(l)),
+        `a cut for throttling is logged with its reason:\n${changes.slice(0, 5).join('\n')}`,
+      );
+      const status = JSON.parse((await sluice(['status', '--store', store, '--json'])).stdout) as {
+        runs: { stats: Record<string, number> }[];
+        events: { message: string }[];
+      };
+      assert.ok(
+        status.events.some((e) => /503 ServerBusy|429/.test(e.message)),
+        'status shows the throttling cuts',
+      );
+      const peak = status.runs[0]?.stats.peakRssBytes ?? Number.POSITIVE_INFINITY;
+      assert.ok(peak < 300e6, `peak RSS ${peak} bytes`);
+    } finally {
+      proxy.configure({ rate: 0, delayMs: 0 });
+    }
+  });
+});

@@ -22,6 +22,7 @@ export function progressLine(p: Progress, width = 24): string {
     `${bytes(p.bytesDone)}/${bytes(p.bytesTotal)}`,
     `${bytes(p.bytesPerSecond)}/s`,
     `${count(p.recordsPerSecond)} rec/s`,
+    `×${p.concurrency}`,
     eta,
     p.retries > 0 ? `retries ${count(p.retries)}` : '',
     p.itemsFailed > 0 ? `failed ${count(p.itemsFailed)}` : '',
@@ -33,6 +34,7 @@ export function progressLine(p: Progress, width = 24): string {
 /** Renders engine events to `stream` in the chosen mode; returns the event handler and a finisher. */
 export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream, jsonIntervalMs = 5000) {
   let lastJson = 0;
+  let lastChange = '';
   let drawn = false;
   const clear = () => {
     if (drawn) stream.write('\r\x1b[2K');
@@ -71,7 +73,12 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
         break;
       case 'progress':
         clear();
-        stream.write(progressLine(e.progress).slice(0, Math.max(20, (stream.columns ?? 120) - 1)));
+        stream.write(
+          `${progressLine(e.progress)}${lastChange ? ` · ${lastChange}` : ''}`.slice(
+            0,
+            Math.max(20, (stream.columns ?? 120) - 1),
+          ),
+        );
         drawn = true;
         break;
       case 'retry':
@@ -79,6 +86,9 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
         break;
       case 'failed':
         say(`FAILED ${e.id} after ${e.attempts} attempts: ${e.error}`);
+        break;
+      case 'concurrency':
+        lastChange = e.message;
         break;
       case 'stopping':
         say(`stopping: ${e.reason}`);

@@ -461,6 +461,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       listed: run.listed,
       added: run.added,
       grown: run.grown,
+      // Highest resident memory of this process so far (worker threads included), bytes.
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
       ...Object.fromEntries(Object.entries(requestsThisRun()).map(([k, v]) => [`http.${k}`, v])),
     },
     now(),

@@ -131,6 +131,7 @@ export async function runIngest(
         `job "${job}": ${count(p.itemsDone)}/${count(p.itemsTotal)} items done, ${count(p.itemsFailed)} failed, ${count(summary.retries)} retries this run`,
       );
     }
+    lines.push(`peak memory: ${bytes(process.resourceUsage().maxRSS * 1024)} resident`);
     const http = summary.requests;
     if (http.requests !== undefined) {
       lines.push(

@@ -26,8 +26,14 @@ function renderStatus(s: JobStatus): string {
           ? `  requests ${count(st['http.requests'] ?? 0)}  request retries ${count(st['http.retries'] ?? 0)}  throttled ${count(st['http.throttled'] ?? 0)}  timeouts ${count(st['http.timeouts'] ?? 0)}`
           : '';
       lines.push(
-        `  #${r.id} ${when} UTC  ${r.outcome ?? '-'}  ${took}  items ${count(st.processed ?? 0)}  failed ${count(st.failed ?? 0)}  item retries ${count(st.retries ?? 0)}${http}  by ${r.owner}`,
+        `  #${r.id} ${when} UTC  ${r.outcome ?? '-'}  ${took}  items ${count(st.processed ?? 0)}  failed ${count(st.failed ?? 0)}  item retries ${count(st.retries ?? 0)}${http}${st.peakRssBytes ? `  peak RSS ${bytes(st.peakRssBytes)}` : ''}  by ${r.owner}`,
       );
+    }
+  }
+  if (s.events.length > 0) {
+    lines.push('', 'latest concurrency changes (newest first):');
+    for (const e of s.events.slice(0, 10)) {
+      lines.push(`  run #${e.run} ${new Date(e.at).toISOString().slice(11, 19)}  ${e.message}`);
     }
   }
   if (s.failures.length > 0) {
