@@ -65,8 +65,8 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .summary('run the whole main job on generated data, no set-up needed')
     .description(
-      'Generates a realistic Azure OpenAI log dataset (a few hundred MB by default), ingests it with\n' +
-        "progress, prints the report, checks it against the dataset's truth.json, and says where the\n" +
+      'Generates a realistic Azure OpenAI log dataset (a few hundred MB by default), ingests it with ' +
+        "progress, prints the report, checks it against the dataset's truth.json, and says where the " +
         'state and the reports are. Re-running reuses the dataset and ingests it afresh.',
     )
     .option('--dir <path>', 'working folder for data, store and reports', 'sluice-demo')

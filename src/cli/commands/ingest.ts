@@ -164,10 +164,10 @@ export function registerIngest(program: Command): void {
     .command('ingest')
     .summary('count, classify and time every log record under <source>, resumably')
     .description(
-      'Lists the log blobs under <source> (a folder, or an Azure container) and parses every record into\n' +
-        'the store: per status class, code, model and version, day, deployment, operation, category and\n' +
-        'resource, with latency percentiles. Results commit atomically with item state, so an interrupted\n' +
-        'or killed run resumes where it stopped, and nothing is counted twice. Re-running a finished job\n' +
+      'Lists the log blobs under <source> (a folder, or an Azure container) and parses every record into ' +
+        'the store: per status class, code, model and version, day, deployment, operation, category and ' +
+        'resource, with latency percentiles. Results commit atomically with item state, so an interrupted ' +
+        'or killed run resumes where it stopped, and nothing is counted twice. Re-running a finished job ' +
         'picks up only new blobs and blobs that grew.',
     )
     .argument(

@@ -41,9 +41,9 @@ export function registerSynth(program: Command): void {
     .command('synth')
     .summary('write a synthetic Azure log dataset and its truth.json')
     .description(
-      'Writes hourly PT1H.json blobs in the exact layout Azure Monitor uses in a storage account\n' +
-        '(insights-logs-<category>/resourceId=/SUBSCRIPTIONS/.../y=/m=/d=/h=/m=00/PT1H.json) for several\n' +
-        'Azure OpenAI accounts and an API Management gateway, with the quirks of real exports, and\n' +
+      'Writes hourly PT1H.json blobs in the exact layout Azure Monitor uses in a storage account ' +
+        '(insights-logs-<category>/resourceId=/SUBSCRIPTIONS/.../y=/m=/d=/h=/m=00/PT1H.json) for several ' +
+        'Azure OpenAI accounts and an API Management gateway, with the quirks of real exports, and ' +
         '<dir>/truth.json: the expected `report --format json`, computed independently of the ingest code.',
     )
     .argument('<dir>', 'folder to write (created; must be empty)')
