@@ -75,17 +75,24 @@ export type IngestEvent =
   | { type: 'stopping'; reason: string }
   | { type: 'concurrency'; from: number; to: number; reason: string; message: string };
 
-export interface IngestSummary {
-  outcome: 'done' | 'failed-items' | 'interrupted' | 'nothing-new';
-  runId: number;
-  itemsProcessed: number;
-  itemsFailed: number;
+/** What one run did (the store keeps these with the run). */
+export interface RunCounters {
+  /** Items finished and committed. */
+  processed: number;
+  /** Items that ended failed. */
+  failed: number;
+  /** Failed attempts that will be tried again. */
   retries: number;
   records: number;
   bytes: number;
   listed: number;
   added: number;
   grown: number;
+}
+
+export interface IngestSummary extends RunCounters {
+  outcome: 'done' | 'failed-items' | 'interrupted' | 'nothing-new';
+  runId: number;
   /** The source's request counters for this run (HTTP sources): requests, retries, throttled, ... */
   requests: Record<string, number>;
   progress: Progress;
@@ -146,7 +153,16 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   emit({ type: 'start', job, source: source.uri, owner, reclaimed, resumed: before.items.total > 0 });
 
   // Counters for this run, on top of the store's state when it started.
-  const run = { processed: 0, failed: 0, retries: 0, records: 0, bytes: 0, listed: 0, added: 0, grown: 0 };
+  const run: RunCounters = {
+    processed: 0,
+    failed: 0,
+    retries: 0,
+    records: 0,
+    bytes: 0,
+    listed: 0,
+    added: 0,
+    grown: 0,
+  };
   let itemsTotal = before.items.total;
   let bytesTotal = before.bytes.total;
   let listingComplete = false;
@@ -453,14 +469,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     runId,
     fatal ? 'error' : outcome,
     {
-      processed: run.processed,
-      failed: run.failed,
-      retries: run.retries,
-      records: run.records,
-      bytes: run.bytes,
-      listed: run.listed,
-      added: run.added,
-      grown: run.grown,
+      ...run,
       // Highest resident memory of this process so far (worker threads included), bytes.
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       ...Object.fromEntries(Object.entries(requestsThisRun()).map(([k, v]) => [`http.${k}`, v])),
@@ -471,14 +480,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   return {
     outcome,
     runId,
-    itemsProcessed: run.processed,
-    itemsFailed: run.failed,
-    retries: run.retries,
-    records: run.records,
-    bytes: run.bytes,
-    listed: run.listed,
-    added: run.added,
-    grown: run.grown,
+    ...run,
     requests: requestsThisRun(),
     progress: final,
   };

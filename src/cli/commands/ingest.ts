@@ -124,7 +124,7 @@ export async function runIngest(
       );
     } else {
       lines.push(
-        `${summary.outcome === 'interrupted' ? 'interrupted' : 'done'}: ${count(summary.itemsProcessed)} items, ${count(summary.records)} records, ${bytes(summary.bytes)} in ${duration(secs)}` +
+        `${summary.outcome === 'interrupted' ? 'interrupted' : 'done'}: ${count(summary.processed)} items, ${count(summary.records)} records, ${bytes(summary.bytes)} in ${duration(secs)}` +
           (secs > 0 ? ` (${bytes(summary.bytes / secs)}/s, ${count(summary.records / secs)} records/s)` : ''),
       );
       lines.push(
