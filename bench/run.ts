@@ -80,7 +80,6 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const o: BenchOptions = { quick, runs, scratch, say };
   const started = new Date();
-  const distAtStart = distStamp();
   const sections: Section[] = [];
   const failures: Record<string, string> = {};
   const cleanup = () => rmSync(scratch, { recursive: true, force: true });
@@ -92,7 +91,15 @@ async function main(): Promise<void> {
     for (const name of only) {
       say(`== ${name}${quick ? ' (quick)' : ''}`);
       try {
+        const before = distStamp();
         const section = await BENCHMARKS[name](o);
+        const after = distStamp();
+        if (after !== before) {
+          section.notes.push(
+            `**Warning: dist/ was rebuilt while this benchmark ran (${before} → ${after}): sluice's numbers may mix two builds. Run it again.**`,
+          );
+        }
+        section.data = { ...(section.data as object), dist: { before, after } };
         sections.push(section);
         console.log(`\n### ${section.title}\n\n${section.table}\n`);
         for (const note of section.notes) console.log(`- ${note}`);
@@ -105,20 +112,13 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
-  const distAtEnd = distStamp();
-  if (distAtEnd !== distAtStart) {
-    console.log(
-      `\n**Warning: dist/ was rebuilt during this run (${distAtStart} → ${distAtEnd}): sluice's numbers may mix two builds. Run again.**`,
-    );
-  }
   const results = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     quick,
     runs,
-    // dist/ is what was measured; others may have rebuilt it from uncommitted work.
+    // dist/ is what was measured (each section records its build's time); it may hold uncommitted work.
     git: { commit: git(['rev-parse', 'HEAD']), dirty: git(['status', '--porcelain']) !== '' },
-    dist: { atStart: distAtStart, atEnd: distAtEnd },
     machine: {
       cores: availableParallelism(),
       cpu: cpus()[0]?.model ?? 'unknown',
