@@ -186,6 +186,15 @@ describe('azure-logs parser', () => {
     assert.equal(counter(r.delta, 'day_model', '2025-06-08', 'gpt-4o', '2024-11-20', 'success'), 1);
   });
 
+  it('keeps values apart even when they hold control characters (escaped in the raw JSON)', () => {
+    // "a\u0001b" with model x, and "a" with model "b\u0001x": a naive joined key would merge them.
+    const one = rr({ operationName: 'a\u0001b', properties: { modelName: 'x' } });
+    const two = rr({ operationName: 'a', properties: { modelName: 'b\u0001x' } });
+    const r = parse(`${one}\n${two}\n`);
+    assert.equal(counter(r.delta, 'operation', 'a\u0001b', 'success'), 1);
+    assert.equal(counter(r.delta, 'operation', 'a', 'success'), 1);
+  });
+
   it('groups records without model fields under a null model and version', () => {
     const r = parse(`${rr({ properties: { apiName: 'x' } })}\n${rr({ properties: '{not json' })}\n`);
     assert.equal(counter(r.delta, 'day_model', '2025-06-09', null, null, 'success'), 2);

@@ -7,17 +7,13 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Delta } from '../src/aggregate/delta.js';
 import { UsageError } from '../src/errors.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
-import type { ItemOutcome, LeasedItem } from '../src/store/types.js';
+import type { CommitUnit, ItemDone, LeasedItem } from '../src/store/types.js';
 
 const JOB = 'j';
 let dir: string;
 let store: SqliteStore;
 
-function outcome(item: LeasedItem, records: number, extra: Partial<ItemOutcome> = {}): ItemOutcome {
-  const delta = new Delta();
-  delta.count('["records"]', records);
-  delta.sketch('["all"]').accept(records * 10);
-  delta.observeBound('time', `k${records}`, `t${records}`);
+function doneItem(item: LeasedItem, records: number): ItemDone {
   return {
     id: item.id,
     fence: item.fence,
@@ -27,9 +23,15 @@ function outcome(item: LeasedItem, records: number, extra: Partial<ItemOutcome> 
     bytes: 100,
     startedAt: 1,
     finishedAt: 2,
-    delta,
-    ...extra,
   };
+}
+
+function outcome(item: LeasedItem, records: number): CommitUnit {
+  const delta = new Delta();
+  delta.count('["records"]', records);
+  delta.sketch('["all"]').accept(records * 10);
+  delta.observeBound('time', `k${records}`, `t${records}`);
+  return { items: [doneItem(item, records)], delta };
 }
 
 beforeEach(async () => {
@@ -94,6 +96,22 @@ describe('sqlite store', () => {
     const ok = await store.commitResults(JOB, 'new', [outcome(fresh, 2)]);
     assert.equal(ok.committed, 1);
     assert.equal((await store.aggregates(JOB)).counters.get('["records"]'), 2);
+  });
+
+  it('rejects a whole unit (a group of files parsed as one) when one of its leases is stale', async () => {
+    const [a, b] = await store.leaseItems(JOB, 'old', 2, 60_000, 1000);
+    assert.ok(a && b);
+    // a is still ours; b was given up and taken by another owner: the unit {a, b} cannot commit.
+    await store.releaseItems(JOB, 'old', [b.id]);
+    assert.ok((await store.leaseItems(JOB, 'new', 3, 60_000, 2000)).some((i) => i.id === b.id));
+    const delta = new Delta();
+    delta.count('["records"]', 9);
+    const r = await store.commitResults(JOB, 'old', [{ items: [doneItem(a, 4), doneItem(b, 5)], delta }]);
+    assert.deepEqual(r, { committed: 0, rejected: 2 });
+    assert.equal((await store.aggregates(JOB)).counters.get('["records"]'), undefined);
+    const s = await store.status(JOB);
+    assert.equal(s.items.done, 0, 'a, updated before b was found stale, was rolled back too');
+    assert.equal(s.items.leased, 3);
   });
 
   it('reclaims at once the leases of an owner known to be dead, and keeps live ones', async () => {

@@ -6,12 +6,16 @@ import os from 'node:os';
 import { ItemError, UsageError } from '../errors.js';
 import type { Source } from '../sources/types.js';
 import type { TimeWindow } from '../sources/window.js';
-import type { ItemOutcome, LeasedItem, Store } from '../store/types.js';
+import type { CommitUnit, ItemDone, LeasedItem, Store } from '../store/types.js';
 import type { Task } from '../tasks/types.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { describeChange, type Governor, type LimitChange } from './governor/index.js';
 import { Limiter } from './governor/limiter.js';
 import { RateEstimator } from './rate.js';
+
+/** Most local files parsed as one job, and their most bytes (a group stops growing past it). */
+const GROUP_ITEMS = 32;
+const GROUP_BYTES = 8 << 20;
 
 export interface IngestOptions {
   store: Store;
@@ -128,6 +132,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const governor = options.governor;
+  const useGroups = Boolean(source.localPath && task.processFiles);
   const slots = governor ?? new Limiter(Math.max(1, options.concurrency ?? 8));
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -171,7 +176,8 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
 
   const queue: LeasedItem[] = [];
   const inFlight = new Map<string, { item: LeasedItem; abort: AbortController }>();
-  const toCommit: ItemOutcome[] = [];
+  const toCommit: CommitUnit[] = [];
+  let toCommitItems = 0;
   const abandoned: string[] = [];
   let stopping = false;
   let hardStop = false;
@@ -216,9 +222,10 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     committing = committing.then(async () => {
       if (toCommit.length === 0) return;
       const batch = toCommit.splice(0, toCommit.length);
+      toCommitItems = 0;
       const { committed, rejected } = await store.commitResults(job, owner, batch);
       let records = 0;
-      for (const o of batch) records += o.records;
+      for (const unit of batch) for (const item of unit.items) records += item.records;
       emit({ type: 'commit', items: committed, rejected, records });
     });
     return committing;
@@ -262,7 +269,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
 
   const heartbeat = setInterval(
     () => {
-      const held = [...queue.map((i) => i.id), ...inFlight.keys(), ...toCommit.map((o) => o.id)];
+      const held = [
+        ...queue.map((i) => i.id),
+        ...inFlight.keys(),
+        ...toCommit.flatMap((u) => u.items.map((o) => o.id)),
+      ];
       if (held.length > 0) void store.renewLeases(job, owner, held, leaseTtlMs, now()).catch(() => {});
     },
     Math.max(1000, Math.floor(leaseTtlMs / 3)),
@@ -346,60 +357,99 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     return null;
   };
 
-  /** Runs one item to a result or a recorded failure; true when it succeeded. */
-  const processItem = async (item: LeasedItem): Promise<boolean> => {
+  /** Records a failed attempt of `item`: retried after a backoff, or failed for good. */
+  const recordFailure = async (item: LeasedItem, error: unknown) => {
+    const message = describe(error);
+    const attempts = item.attempts + 1;
+    const retryAfter = error instanceof ItemError ? error.retryAfterMs : undefined;
+    const delayMs = backoffDelay(attempts, backoff, random, retryAfter);
+    const state = await store.failItem(job, owner, item, message, {
+      notBefore: now() + delayMs,
+      maxAttempts,
+    });
+    if (state === 'failed') {
+      run.failed += 1;
+      emit({ type: 'failed', id: item.id, attempts, error: message });
+    } else {
+      run.retries += 1;
+      emit({ type: 'retry', id: item.id, attempts, error: message, delayMs });
+    }
+  };
+
+  const done = (
+    item: LeasedItem,
+    r: { resume: ItemDone['resume']; records: number; bytes: number },
+    startedAt: number,
+  ): ItemDone => {
+    run.processed += 1;
+    run.records += r.records;
+    run.bytes += r.bytes;
+    return {
+      id: item.id,
+      fence: item.fence,
+      resume: r.resume,
+      readEnd: item.resume.offset + r.bytes,
+      records: r.records,
+      bytes: r.bytes,
+      startedAt,
+      finishedAt: now(),
+    };
+  };
+
+  /**
+   * Runs one item, or a group of local files as one job, to results queued for commit (a group
+   * commits as one unit) or recorded failures. True when every item succeeded.
+   */
+  const processItems = async (items: LeasedItem[]): Promise<boolean> => {
     const abort = new AbortController();
-    const flight = { item, abort };
-    inFlight.set(item.id, flight);
-    const itemStart = now();
+    for (const item of items) inFlight.set(item.id, { item, abort });
+    const startedAt = now();
+    let ok = true;
     try {
-      const result = await task.process({ source, id: item.id, resume: item.resume, signal: abort.signal });
-      if (hardStop) throw new Error('abandoned at stop');
-      toCommit.push({
-        id: item.id,
-        fence: item.fence,
-        resume: result.resume,
-        readEnd: item.resume.offset + result.bytes,
-        records: result.records,
-        bytes: result.bytes,
-        startedAt: itemStart,
-        finishedAt: now(),
-        delta: result.delta,
-      });
-      run.processed += 1;
-      run.records += result.records;
-      run.bytes += result.bytes;
-      if (toCommit.length >= commitBatch) await flush();
-      return true;
+      const grouped = items.length > 1 || useGroups;
+      if (grouped && task.processFiles && source.localPath) {
+        const paths = new Map(items.map((i) => [i.id, i]));
+        const result = await task.processFiles(
+          items.map((i) => ({ id: i.id, path: source.localPath?.(i.id) as string, resume: i.resume })),
+          abort.signal,
+        );
+        if (hardStop) throw new Error('abandoned at stop');
+        const finished: ItemDone[] = [];
+        for (const r of result.items) {
+          const item = paths.get(r.id) as LeasedItem;
+          if ('error' in r) {
+            ok = false;
+            await recordFailure(item, new Error(r.error));
+          } else {
+            finished.push(done(item, r, startedAt));
+          }
+        }
+        if (finished.length > 0) toCommit.push({ items: finished, delta: result.delta });
+        toCommitItems += finished.length;
+      } else {
+        const item = items[0] as LeasedItem;
+        const result = await task.process({ source, id: item.id, resume: item.resume, signal: abort.signal });
+        if (hardStop) throw new Error('abandoned at stop');
+        toCommit.push({ items: [done(item, result, startedAt)], delta: result.delta });
+        toCommitItems += 1;
+      }
+      if (toCommitItems >= commitBatch) await flush();
+      return ok;
     } catch (error) {
       if (hardStop || error instanceof UsageError) {
-        // Not the item's fault: give it back untouched (no attempt counted).
-        abandoned.push(item.id);
+        // Not the items' fault: give them back untouched (no attempt counted).
+        abandoned.push(...items.map((i) => i.id));
         if (error instanceof UsageError) {
           fatal ??= error;
           stop(error.message);
         }
         return false;
       }
-      const message = describe(error);
-      const attempts = item.attempts + 1;
-      const retryAfter = error instanceof ItemError ? error.retryAfterMs : undefined;
-      const delayMs = backoffDelay(attempts, backoff, random, retryAfter);
-      const state = await store.failItem(job, owner, item, message, {
-        notBefore: now() + delayMs,
-        maxAttempts,
-      });
-      if (state === 'failed') {
-        run.failed += 1;
-        emit({ type: 'failed', id: item.id, attempts, error: message });
-      } else {
-        run.retries += 1;
-        emit({ type: 'retry', id: item.id, attempts, error: message, delayMs });
-      }
+      for (const item of items) await recordFailure(item, error);
       wakeUp();
       return false;
     } finally {
-      inFlight.delete(item.id);
+      for (const item of items) inFlight.delete(item.id);
     }
   };
 
@@ -430,14 +480,24 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       release();
       break;
     }
+    // Small local files go to the parser in groups: one job, one result, one commit unit.
+    const group = [item];
+    if (useGroups) {
+      let bytes = item.size;
+      while (group.length < GROUP_ITEMS && bytes < GROUP_BYTES && queue.length > 0) {
+        const next = queue.shift() as LeasedItem;
+        group.push(next);
+        bytes += next.size;
+      }
+    }
     const started = now();
-    const task = processItem(item).then((ok) => {
+    const work = processItems(group).then((ok) => {
       release();
       if (governor && !stopObserving)
         governor.observe({ rttMs: now() - started, outcome: ok ? 'ok' : 'error' });
     });
-    running.add(task);
-    void task.finally(() => running.delete(task));
+    running.add(work);
+    void work.finally(() => running.delete(work));
   }
   await Promise.all(running);
   options.signal?.removeEventListener('abort', stopDispatch);

@@ -32,7 +32,8 @@ export interface LeasedItem {
   attempts: number;
 }
 
-export interface ItemOutcome {
+/** One item finished: where its next pass resumes and what this pass read. */
+export interface ItemDone {
   id: string;
   fence: number;
   resume: Resume;
@@ -42,6 +43,14 @@ export interface ItemOutcome {
   bytes: number;
   startedAt: number;
   finishedAt: number;
+}
+
+/**
+ * Items whose results commit together, all or none, with their summed delta: one item, or a
+ * group of small files parsed as one job (their deltas cannot be told apart afterwards).
+ */
+export interface CommitUnit {
+  items: ItemDone[];
   delta: Delta;
 }
 
@@ -94,11 +103,15 @@ export interface Store {
   /** Claims up to `limit` pending items whose retry time has come. */
   leaseItems(job: string, owner: string, limit: number, ttlMs: number, now: number): Promise<LeasedItem[]>;
   renewLeases(job: string, owner: string, ids: string[], ttlMs: number, now: number): Promise<void>;
-  /** ONE transaction: marks the items done and adds their deltas; stale leases are rejected. */
+  /**
+   * ONE transaction: marks the items done and adds their deltas. A unit with any stale lease
+   * (its fencing token moved on) is rejected whole: none of its items, nothing of its delta.
+   * Counts are of items.
+   */
   commitResults(
     job: string,
     owner: string,
-    outcomes: ItemOutcome[],
+    units: CommitUnit[],
   ): Promise<{ committed: number; rejected: number }>;
   /** Records a failed attempt: back to pending after `notBefore`, or failed once attempts reach `maxAttempts`. */
   failItem(

@@ -27,10 +27,28 @@ export interface TaskInput {
   signal: AbortSignal;
 }
 
+/** A local file to parse as part of a group. */
+export interface FileInput {
+  id: string;
+  path: string;
+  resume: Resume;
+}
+
+/** A group of files parsed as one job: their summed delta, and per file its result or its error. */
+export interface GroupResult {
+  delta: Delta;
+  items: ({ id: string; resume: Resume; records: number; bytes: number } | { id: string; error: string })[];
+}
+
 export interface Task {
   readonly name: string;
   /** Reads the item from `resume.offset` on and returns its result. */
   process(input: TaskInput): Promise<TaskResult>;
+  /**
+   * Parses several local files as one job (far less per-item overhead for small blobs). The
+   * delta sums the files that succeeded; a file that failed adds nothing and says why.
+   */
+  processFiles?(files: FileInput[], signal: AbortSignal): Promise<GroupResult>;
   /** Frees what the task holds (worker threads). */
   close(): Promise<void>;
 }

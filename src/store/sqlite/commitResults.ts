@@ -1,15 +1,15 @@
 // commitResults: ONE transaction marks a batch of items done and adds their deltas to the job's
-// aggregates. An item whose lease was taken over (fencing token moved on) adds nothing.
+// aggregates. A unit with an item whose lease was taken over (fencing token moved on) adds nothing.
 import type { Database } from 'better-sqlite3';
 import { Delta } from '../../aggregate/delta.js';
-import type { ItemOutcome } from '../types.js';
+import type { CommitUnit } from '../types.js';
 import { statement } from './statements.js';
 
 export function commitResults(
   db: Database,
   job: string,
   owner: string,
-  outcomes: ItemOutcome[],
+  units: CommitUnit[],
 ): { committed: number; rejected: number } {
   const done = statement(
     db,
@@ -43,9 +43,9 @@ export function commitResults(
        max_key = MAX(max_key, excluded.max_key)`,
   );
   let committed = 0;
-  db.transaction(() => {
-    const total = new Delta();
-    for (const o of outcomes) {
+  let rejected = 0;
+  const mark = (unit: CommitUnit) => {
+    for (const o of unit.items) {
       const changed = done.run({
         job,
         owner,
@@ -59,10 +59,25 @@ export function commitResults(
         startedAt: o.startedAt,
         finishedAt: o.finishedAt,
       }).changes;
-      if (changed === 1) {
-        total.merge(o.delta);
-        committed += 1;
+      // Rolls back to the unit's savepoint: its other items stay as they were.
+      if (changed !== 1) throw new StaleUnit();
+    }
+  };
+  const markUnit = db.transaction(mark);
+  db.transaction(() => {
+    const total = new Delta();
+    for (const unit of units) {
+      try {
+        // A savepoint only where there is something to roll back: units of several items.
+        if (unit.items.length > 1) markUnit(unit);
+        else mark(unit);
+      } catch (error) {
+        if (!(error instanceof StaleUnit)) throw error;
+        rejected += unit.items.length;
+        continue;
       }
+      total.merge(unit.delta);
+      committed += unit.items.length;
     }
     for (const [key, value] of total.counters) if (value !== 0) counter.run(job, key, value);
     for (const [scope, sketch] of total.latency) {
@@ -72,5 +87,7 @@ export function commitResults(
     }
     for (const [name, b] of total.bounds) bound.run(job, name, b.min.key, b.min.text, b.max.key, b.max.text);
   }).immediate();
-  return { committed, rejected: outcomes.length - committed };
+  return { committed, rejected };
 }
+
+class StaleUnit extends Error {}

@@ -4,9 +4,9 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Delta } from '../../aggregate/delta.js';
-import type { Resume, Task, TaskInput, TaskResult } from '../types.js';
+import type { FileInput, GroupResult, Resume, Task, TaskInput, TaskResult } from '../types.js';
 import { startsAsWrapper } from './parse.js';
-import parseJob, { type ParseJob, type ParseOutput } from './worker.js';
+import parseJob, { type GroupOutput, type ParseJob, type ParseOutput } from './worker.js';
 
 /** Bytes per chunk sent to a worker. */
 const CHUNK_BYTES = 4 << 20;
@@ -22,15 +22,18 @@ export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
   const threads = options.threads ?? availableParallelism();
   const pool =
     threads > 0
-      ? new Piscina<ParseJob, ParseOutput>({
+      ? new Piscina<ParseJob, ParseOutput | GroupOutput>({
           filename: new URL('./worker.js', import.meta.url).href,
           minThreads: threads,
           maxThreads: threads,
+          // Jobs are synchronous, so a worker runs them one at a time anyway; queueing a few at
+          // each worker spares it the round trip through the main thread between two jobs.
+          concurrentTasksPerWorker: 4,
           idleTimeout: 60_000,
         })
       : undefined;
 
-  const run = async (job: ParseJob, signal: AbortSignal): Promise<ParseOutput> => {
+  const run = async (job: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
     if (!pool) return parseJob(job);
     if (job.kind === 'bytes') {
       // Chunks are fresh buffers nobody else holds: move their memory to the worker, no copy. A view
@@ -47,8 +50,16 @@ export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
     async process(input: TaskInput): Promise<TaskResult> {
       const { source, id, resume, signal } = input;
       const local = source.localPath?.(id);
-      if (local) return toResult([await run({ kind: 'file', path: local, resume }, signal)]);
-      return parseStream(await source.open(id, resume.offset, signal), resume, (job) => run(job, signal));
+      if (local) return toResult([(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput]);
+      return parseStream(
+        await source.open(id, resume.offset, signal),
+        resume,
+        async (job) => (await run(job, signal)) as ParseOutput,
+      );
+    },
+    async processFiles(files: FileInput[], signal: AbortSignal): Promise<GroupResult> {
+      const out = (await run({ kind: 'files', files }, signal)) as GroupOutput;
+      return { delta: Delta.fromData(out.delta), items: out.items };
     },
     async close() {
       await pool?.destroy();

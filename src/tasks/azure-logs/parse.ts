@@ -7,6 +7,10 @@ import type { Resume, TaskResult } from '../types.js';
 import { recordFacts } from './record.js';
 
 const NEWLINE = 0x0a;
+const SEP = '\u0001';
+const NUL = '\u0002';
+/** Raw JSON text that escapes a control character: its strings may hold SEP or NUL. */
+const ESCAPED_CONTROL = '\\u00';
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
 /** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
 const SNIFF_BYTES = 64;
@@ -31,7 +35,7 @@ export const KEYS = {
 export class BlobParser {
   private readonly delta = new Delta();
   /** Per record, one composite key; exploded into dimension counters at the end. */
-  private readonly combos = new Map<string, number>();
+  private readonly combos = new Map<string, { n: number; parts: (string | null)[] }>();
   private readonly modelSketches = new Map<string, LatencySketch>();
   private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
   private carry: Buffer[] = [];
@@ -51,6 +55,7 @@ export class BlobParser {
     if (resume.tailMalformed) this.delta.count(KEYS.malformed, -1);
   }
 
+  /** Parses the next bytes. The caller may reuse `chunk` afterwards: what is kept is copied. */
   push(chunk: Uint8Array): void {
     let buf: Buffer = Buffer.isBuffer(chunk)
       ? chunk
@@ -60,7 +65,7 @@ export class BlobParser {
       // Which form the blob has is decided on its first bytes: gather enough of them first.
       buf = this.start ? Buffer.concat([this.start, buf]) : buf;
       if (buf.length < SNIFF_BYTES) {
-        this.start = buf;
+        this.start = Buffer.from(buf);
         return;
       }
       this.start = null;
@@ -74,7 +79,7 @@ export class BlobParser {
   private feed(chunk: Buffer): void {
     let buf = chunk;
     if (this.wrapper) {
-      this.wrapper.push(buf);
+      this.wrapper.push(Buffer.from(buf));
       this.wrapperBytes += buf.length;
       if (this.wrapperBytes <= MAX_WRAPPER_BYTES) return;
       const all = Buffer.concat(this.wrapper);
@@ -83,8 +88,8 @@ export class BlobParser {
     }
     const last = buf.lastIndexOf(NEWLINE);
     if (last < 0) {
-      // A line longer than a chunk: keep its pieces, join them once when it ends.
-      this.carry.push(buf);
+      // A line longer than a chunk: keep (copies of) its pieces, join them once when it ends.
+      this.carry.push(Buffer.from(buf));
       return;
     }
     const head =
@@ -172,8 +177,9 @@ export class BlobParser {
       return false;
     }
     const record = value as Record<string, unknown>;
-    if (Array.isArray(record.records) && record.time === undefined) this.many(record.records);
-    else this.record(record);
+    const escaped = line.includes(ESCAPED_CONTROL);
+    if (Array.isArray(record.records) && record.time === undefined) this.many(record.records, escaped);
+    else this.record(record, escaped);
     return true;
   }
 
@@ -187,35 +193,47 @@ export class BlobParser {
     }
     const records = (value as { records?: unknown } | null)?.records;
     if (!Array.isArray(records)) return false;
-    this.many(records);
+    this.many(records, text.includes(ESCAPED_CONTROL));
     return true;
   }
 
-  private many(records: unknown[]): void {
+  private many(records: unknown[], escaped: boolean): void {
     for (const value of records) {
       if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-        this.record(value as Record<string, unknown>);
+        this.record(value as Record<string, unknown>, escaped);
       } else {
         this.delta.count(KEYS.malformed);
       }
     }
   }
 
-  private record(record: Record<string, unknown>): void {
+  private record(record: Record<string, unknown>, escaped: boolean): void {
     const f = recordFacts(record);
     this.records += 1;
-    const combo = JSON.stringify([
-      f.time?.day ?? null,
-      f.model,
-      f.version,
-      f.deployment,
-      f.operation,
-      f.category,
-      f.resource,
-      f.status,
-      f.cls,
-    ]);
-    this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
+    const day = f.time?.day ?? null;
+    // The per-record key, built the cheap way. Its separators are control characters, which a
+    // decoded string can only hold when the raw text escaped them: then the exact (slower) form.
+    const key = escaped
+      ? JSON.stringify([
+          day,
+          f.model,
+          f.version,
+          f.deployment,
+          f.operation,
+          f.category,
+          f.resource,
+          f.status,
+          f.cls,
+        ])
+      : `${day ?? NUL}${SEP}${f.model ?? NUL}${SEP}${f.version ?? NUL}${SEP}${f.deployment ?? NUL}${SEP}${f.operation ?? NUL}${SEP}${f.category ?? NUL}${SEP}${f.resource ?? NUL}${SEP}${f.status ?? NUL}${SEP}${f.cls}`;
+    const combo = this.combos.get(key);
+    if (combo) combo.n += 1;
+    else {
+      this.combos.set(key, {
+        n: 1,
+        parts: [day, f.model, f.version, f.deployment, f.operation, f.category, f.resource, f.status, f.cls],
+      });
+    }
     if (f.time && f.timeText) this.delta.observeBound('time', f.time.key, f.timeText);
     if (f.latencyMs !== null) {
       this.allSketch.accept(f.latencyMs);
@@ -232,10 +250,8 @@ export class BlobParser {
   /** Turns per-record composite keys into the counters the store keeps. */
   private explode(): void {
     const d = this.delta;
-    for (const [combo, n] of this.combos) {
-      const [day, model, version, deployment, operation, category, resource, status, cls] = JSON.parse(
-        combo,
-      ) as (string | null)[];
+    for (const { n, parts } of this.combos.values()) {
+      const [day, model, version, deployment, operation, category, resource, status, cls] = parts;
       d.count(KEYS.records, n);
       d.count(dimKey('class', cls as string), n);
       if (status !== null) d.count(dimKey('code', status as string), n);

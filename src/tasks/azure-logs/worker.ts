@@ -1,15 +1,18 @@
 // One parse job, as run on a worker thread (or inline): a local file read from an offset, or a
 // chunk of bytes transferred from the main thread. Pure but for reading the file.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { DeltaData } from '../../aggregate/delta.js';
-import type { Resume } from '../types.js';
+import { Delta, type DeltaData } from '../../aggregate/delta.js';
+import type { Resume, TaskResult } from '../types.js';
 import { BlobParser } from './parse.js';
 
 /** Largest read from a local file at once. */
 const READ_CHUNK = 4 << 20;
+const readBuffer = Buffer.allocUnsafeSlow(READ_CHUNK);
 
 export type ParseJob =
   | { kind: 'file'; path: string; resume: Resume }
+  /** Several files; their deltas are summed here, so one result crosses back, not one per file. */
+  | { kind: 'files'; files: { id: string; path: string; resume: Resume }[] }
   /** `bytes` start at `resume.offset` of the blob; a chunk other than the last ends with a newline. */
   | { kind: 'bytes'; bytes: Uint8Array; resume: Resume };
 
@@ -20,7 +23,42 @@ export interface ParseOutput {
   bytes: number;
 }
 
-export default function parseJob(job: ParseJob): ParseOutput {
+export interface GroupOutput {
+  delta: DeltaData;
+  items: ({ id: string; resume: Resume; records: number; bytes: number } | { id: string; error: string })[];
+}
+
+export default function parseJob(job: ParseJob): ParseOutput | GroupOutput {
+  if (job.kind === 'files') return parseFiles(job.files);
+  return parseOne(job);
+}
+
+function parseFiles(files: { id: string; path: string; resume: Resume }[]): GroupOutput {
+  const total = new Delta();
+  const items: GroupOutput['items'] = [];
+  for (const file of files) {
+    try {
+      const result = parseOneResult({ kind: 'file', path: file.path, resume: file.resume });
+      total.merge(result.delta);
+      items.push({ id: file.id, resume: result.resume, records: result.records, bytes: result.bytes });
+    } catch (error) {
+      items.push({ id: file.id, error: (error as Error).message });
+    }
+  }
+  return { delta: total.toData(), items };
+}
+
+function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
+  const result = parseOneResult(job);
+  return {
+    delta: result.delta.toData(),
+    resume: result.resume,
+    records: result.records,
+    bytes: result.bytes,
+  };
+}
+
+function parseOneResult(job: Exclude<ParseJob, { kind: 'files' }>): TaskResult {
   const parser = new BlobParser(job.resume);
   if (job.kind === 'bytes') {
     parser.push(job.bytes);
@@ -37,22 +75,15 @@ export default function parseJob(job: ParseJob): ParseOutput {
       const size = fstatSync(fd).size;
       let position = job.resume.offset;
       while (position < size) {
-        // A fresh buffer per read: the parser may keep pieces of it (a line that spans reads).
-        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - position));
-        const n = readSync(fd, buffer, 0, buffer.length, position);
+        // One buffer per thread, reused for every read: the parser copies what it keeps.
+        const n = readSync(fd, readBuffer, 0, Math.min(READ_CHUNK, size - position), position);
         if (n === 0) break;
-        parser.push(n === buffer.length ? buffer : buffer.subarray(0, n));
+        parser.push(readBuffer.subarray(0, n));
         position += n;
       }
     } finally {
       closeSync(fd);
     }
   }
-  const result = parser.end();
-  return {
-    delta: result.delta.toData(),
-    resume: result.resume,
-    records: result.records,
-    bytes: result.bytes,
-  };
+  return parser.end();
 }
