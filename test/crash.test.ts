@@ -17,7 +17,8 @@ let truth: Record<string, unknown>;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-crash-'));
   data = path.join(dir, 'data');
-  await synthesize({ dir: data, seed: 5, days: 8, resources: 3, recordsPerHour: 60 });
+  // Big enough (5,760 blobs) that every kill lands mid-run even on a fast machine.
+  await synthesize({ dir: data, seed: 5, days: 24, resources: 3, recordsPerHour: 40 });
   truth = await readJson(path.join(data, 'truth.json'));
 });
 
