@@ -65,6 +65,9 @@ export async function runIngest(
           maxConcurrency: opts.maxConcurrency,
           initialLimit: Math.min(16, opts.maxConcurrency),
           memoryThreshold: opts.memoryThreshold / 100,
+          // Bulk ingestion wants throughput: grow while latency stays within 1.5x its baseline
+          // (as Netflix's Gradient2); storage says 503 ServerBusy when it is truly overloaded.
+          latencyTolerance: 0.5,
         })
       : undefined;
   const filters: Record<string, unknown> = {};

@@ -120,6 +120,8 @@ export class ConcurrencyController {
   readonly #o: Required<ControllerOptions>;
   #limit: number;
   #fastStart = true;
+  /** Host samples in a row with the event loop late: a cut needs two. */
+  #lagSamplesOver = 0;
   #baseline: Baseline | undefined;
   /** The limit after the last cut; the baseline learns only at or below it (or during fast start). */
   #anchorLimit = 0;
@@ -181,6 +183,8 @@ export class ConcurrencyController {
   /** Takes in one host sample. Returns the change it caused, if any (at most one). */
   sampleHost(sample: HostSample, now: number): LimitChange | undefined {
     this.#host = sample;
+    this.#lagSamplesOver =
+      sample.eventLoopLagMs > this.#o.eventLoopLagThresholdMs ? this.#lagSamplesOver + 1 : 0;
     const over = this.#hostPressure(sample);
     // Once per decision period: work started before a cut still holds its memory until it ends.
     if (over.length > 0 && now >= this.#lastHostDecreaseAt + 2 * this.#intervalMs()) {
@@ -207,7 +211,8 @@ export class ConcurrencyController {
         factor: o.latencyDecrease,
       });
     }
-    if (s.eventLoopLagMs > o.eventLoopLagThresholdMs) {
+    // One late timer is a pause (start-up, a large listing page parsed at once); lag that lasts is load.
+    if (s.eventLoopLagMs > o.eventLoopLagThresholdMs && this.#lagSamplesOver >= 2) {
       over.push({
         reason: `event-loop lag ${ms(s.eventLoopLagMs)} > ${ms(o.eventLoopLagThresholdMs)}`,
         factor: o.latencyDecrease,
@@ -253,9 +258,10 @@ export class ConcurrencyController {
     }
     this.#congestedRtt = undefined;
     const holds = rtt <= baseline.mean + allowed / 2;
-    if (!this.#fastStart && rtt < baseline.mean - allowed) {
+    if (rtt < baseline.mean - allowed) {
       // A clearly faster service: a level shift, not noise. Without this we would queue up to
-      // the old latency, since the baseline does not learn above the anchor.
+      // the old latency, since the baseline does not learn above the anchor. In fast start it
+      // also drops a cold first interval (connections being opened) that would hide the knee.
       this.#baseline = { ...baseline, mean: rtt };
     } else if (this.#fastStart ? holds : this.#limit <= this.#anchorLimit) {
       // The baseline learns at low concurrency: in fast start, and at the limit right after a

@@ -28,8 +28,8 @@ export class SqliteStore implements Store {
       // the last ones, and since state and results commit together, those items simply run again.
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 10000');
-      // Aggregates and item rows are hot: a 64 MB page cache keeps them in memory between commits.
-      db.pragma('cache_size = -65536');
+      // Aggregates and item rows are hot: a 16 MB page cache keeps them in memory between commits.
+      db.pragma('cache_size = -16384');
       db.exec(SCHEMA);
       db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(
         'schema_version',

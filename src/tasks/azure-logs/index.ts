@@ -10,6 +10,8 @@ import parseJob, { type GroupOutput, type ParseJob, type ParseOutput } from './w
 
 /** Bytes per chunk sent to a worker. */
 const CHUNK_BYTES = 4 << 20;
+/** Remote chunks smaller than this are parsed on the main thread. */
+const INLINE_BYTES = 256 << 10;
 /** Chunks of one item parsed at once: bounds an item's memory whatever the blob's size. */
 const CHUNKS_IN_FLIGHT = 2;
 
@@ -20,29 +22,32 @@ export interface AzureLogsOptions {
 
 export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
   const threads = options.threads ?? availableParallelism();
-  const pool =
-    threads > 0
-      ? new Piscina<ParseJob, ParseOutput | GroupOutput>({
-          filename: new URL('./worker.js', import.meta.url).href,
-          minThreads: threads,
-          maxThreads: threads,
-          // Jobs are synchronous, so a worker runs them one at a time anyway; queueing a few at
-          // each worker spares it the round trip through the main thread between two jobs.
-          concurrentTasksPerWorker: 4,
-          idleTimeout: 60_000,
-        })
-      : undefined;
+  // Started on first use: a run of small remote blobs never needs it (and never pays its memory).
+  let pool: Piscina<ParseJob, ParseOutput | GroupOutput> | undefined;
+  const workers = () => {
+    pool ??= new Piscina<ParseJob, ParseOutput | GroupOutput>({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      // Jobs are synchronous, so a worker runs them one at a time anyway; queueing a few at
+      // each worker spares it the round trip through the main thread between two jobs.
+      concurrentTasksPerWorker: 4,
+      idleTimeout: 60_000,
+    });
+    return pool;
+  };
 
   const run = async (job: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
-    if (!pool) return parseJob(job);
+    // Without threads, or for a small chunk (where the hand-off would cost more than the parse), inline.
+    if (threads === 0 || (job.kind === 'bytes' && job.bytes.byteLength < INLINE_BYTES)) return parseJob(job);
     if (job.kind === 'bytes') {
       // Chunks are fresh buffers nobody else holds: move their memory to the worker, no copy. A view
       // that owns little of its buffer (Node's shared pool for small ones) is copied instead.
       const view = job.bytes;
       const bytes = view.buffer.byteLength <= 2 * view.byteLength ? view : new Uint8Array(view);
-      return pool.run({ ...job, bytes }, { signal, transferList: [bytes.buffer as ArrayBuffer] });
+      return workers().run({ ...job, bytes }, { signal, transferList: [bytes.buffer as ArrayBuffer] });
     }
-    return pool.run(job, { signal });
+    return workers().run(job, { signal });
   };
 
   return {
