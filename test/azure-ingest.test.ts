@@ -42,6 +42,17 @@ after(async () => {
 
 const source = `azure://${DEV_ACCOUNT}/logs`;
 
+/** `ingest` of a container through the fault proxy, into `store`, with any extra options. */
+const viaProxyArgs = (store: string, container = 'logs', ...extra: string[]) => [
+  'ingest',
+  `azure://${DEV_ACCOUNT}/${container}`,
+  '--store',
+  store,
+  '--connection-string',
+  viaProxy,
+  ...extra,
+];
+
 async function reportOf(store: string): Promise<Record<string, unknown>> {
   const r = await sluice(['report', '--store', store, '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
@@ -64,16 +75,7 @@ describe('ingest from Azure Blob Storage', () => {
     proxy.resetCounters();
     try {
       const store = path.join(dir, 'faults.db');
-      const run = await sluice([
-        'ingest',
-        source,
-        '--store',
-        store,
-        '--connection-string',
-        viaProxy,
-        '--progress',
-        'json',
-      ]);
+      const run = await sluice(viaProxyArgs(store, 'logs', '--progress', 'json'));
       assert.equal(run.code, 0, run.stderr);
       const injected = Object.values(proxy.counters().faults).reduce((a, b) => a + b, 0);
       assert.ok(injected >= 10, `faults injected: ${injected}`);
@@ -95,16 +97,7 @@ describe('ingest from Azure Blob Storage', () => {
     proxy.configure({ rate: 0, delayMs: 15 });
     try {
       const store = path.join(dir, 'killed.db');
-      const args = [
-        'ingest',
-        source,
-        '--store',
-        store,
-        '--connection-string',
-        viaProxy,
-        '--progress',
-        'json',
-      ];
+      const args = viaProxyArgs(store, 'logs', '--progress', 'json');
       const child = start(args);
       const done = finished(child);
       await waitForEvent(child, (e) => e.event === 'commit');
@@ -124,14 +117,7 @@ describe('ingest from Azure Blob Storage', () => {
     );
     await uploadFolder(data, growing, { include: (id) => id.endsWith('PT1H.json') });
     const store = path.join(dir, 'growing.db');
-    const args = [
-      'ingest',
-      `azure://${DEV_ACCOUNT}/growing`,
-      '--store',
-      store,
-      '--connection-string',
-      viaProxy,
-    ];
+    const args = viaProxyArgs(store, 'growing');
     assert.equal((await sluice(args)).code, 0);
     // Append to a few blobs: one gets a cut line first, finished on a later append.
     const names: string[] = [];
@@ -156,19 +142,7 @@ describe('ingest from Azure Blob Storage', () => {
     const incremental = await reportOf(store);
     // The same as a fresh job over the final blobs.
     const fresh = path.join(dir, 'growing-fresh.db');
-    assert.equal(
-      (
-        await sluice([
-          'ingest',
-          `azure://${DEV_ACCOUNT}/growing`,
-          '--store',
-          fresh,
-          '--connection-string',
-          viaProxy,
-        ])
-      ).code,
-      0,
-    );
+    assert.equal((await sluice(viaProxyArgs(fresh, 'growing'))).code, 0);
     assert.deepEqual(compareReports(incremental, await reportOf(fresh)), []);
     assert.equal(incremental.records, (truth.records as number) + 3);
   });
@@ -176,18 +150,7 @@ describe('ingest from Azure Blob Storage', () => {
   it('lists only the --from/--to window', async () => {
     proxy.resetCounters();
     const store = path.join(dir, 'window.db');
-    const run = await sluice([
-      'ingest',
-      source,
-      '--store',
-      store,
-      '--connection-string',
-      viaProxy,
-      '--from',
-      '2024-06-02',
-      '--to',
-      '2024-06-02',
-    ]);
+    const run = await sluice(viaProxyArgs(store, 'logs', '--from', '2024-06-02', '--to', '2024-06-02'));
     assert.equal(run.code, 0, run.stderr);
     const counters = proxy.counters();
     const r = await reportOf(store);
@@ -245,18 +208,9 @@ describe('adaptive concurrency against a throttling service', () => {
     proxy.configure({ rate: 0.25, kinds: ['busy503', 'throttle429'], delayMs: 5 });
     try {
       const store = path.join(dir, 'throttled.db');
-      const run = await sluice([
-        'ingest',
-        source,
-        '--store',
-        store,
-        '--connection-string',
-        viaProxy,
-        '--max-concurrency',
-        '1000',
-        '--progress',
-        'json',
-      ]);
+      const run = await sluice(
+        viaProxyArgs(store, 'logs', '--max-concurrency', '1000', '--progress', 'json'),
+      );
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(compareReports(await reportOf(store), truth), []);
       const changes = run.stderr.split('\n').filter((l) => l.includes('"event":"concurrency"'));

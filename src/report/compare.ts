@@ -43,32 +43,37 @@ export function compareReports(actual: Json, expected: Json): string[] {
   same('latencyMs.count', lat.count, elat.count);
   for (const k of ['p50', 'p95', 'p99', 'max']) close(`latencyMs.${k}`, lat[k], elat[k]);
 
-  const rows = (v: unknown, key: (r: Json) => string) =>
-    new Map(((v ?? []) as Json[]).map((r) => [key(r), r]));
-  const modelKey = (r: Json) => JSON.stringify([r.model ?? null, r.version ?? null]);
-  const am = rows(actual.byModel, modelKey);
-  const em = rows(expected.byModel, modelKey);
-  for (const k of new Set([...am.keys(), ...em.keys()])) {
-    const a = am.get(k);
-    const e = em.get(k);
-    if (!a || !e) {
-      diffs.push(`byModel ${k}: ${a ? 'not expected' : 'missing'}`);
-      continue;
+  // Rows are matched by their key, in any order; a row on one side only is a difference.
+  const eachPair = (
+    section: string,
+    key: (r: Json) => string,
+    check: (k: string, a: Json, e: Json) => void,
+  ) => {
+    const rows = (v: unknown) => new Map(((v ?? []) as Json[]).map((r) => [key(r), r]));
+    const got = rows(actual[section]);
+    const want = rows(expected[section]);
+    for (const k of new Set([...got.keys(), ...want.keys()])) {
+      const a = got.get(k);
+      const e = want.get(k);
+      if (a && e) check(`${section} ${k}`, a, e);
+      else diffs.push(`${section} ${k}: ${a ? 'not expected' : 'missing'}`);
     }
-    for (const f of MODEL_KEYS) same(`byModel ${k}.${f}`, a[f], e[f]);
-    for (const p of ['p50', 'p95', 'p99'])
-      close(`byModel ${k}.latencyMs.${p}`, obj(a.latencyMs)[p], obj(e.latencyMs)[p]);
-  }
-  const ad = rows(actual.byDay, (r) => String(r.day));
-  const ed = rows(expected.byDay, (r) => String(r.day));
-  for (const k of new Set([...ad.keys(), ...ed.keys()])) {
-    const a = ad.get(k);
-    const e = ed.get(k);
-    if (!a || !e) {
-      diffs.push(`byDay ${k}: ${a ? 'not expected' : 'missing'}`);
-      continue;
-    }
-    for (const f of DAY_KEYS) same(`byDay ${k}.${f}`, a[f], e[f]);
-  }
+  };
+  eachPair(
+    'byModel',
+    (r) => JSON.stringify([r.model ?? null, r.version ?? null]),
+    (where, a, e) => {
+      for (const f of MODEL_KEYS) same(`${where}.${f}`, a[f], e[f]);
+      for (const p of ['p50', 'p95', 'p99'])
+        close(`${where}.latencyMs.${p}`, obj(a.latencyMs)[p], obj(e.latencyMs)[p]);
+    },
+  );
+  eachPair(
+    'byDay',
+    (r) => String(r.day),
+    (where, a, e) => {
+      for (const f of DAY_KEYS) same(`${where}.${f}`, a[f], e[f]);
+    },
+  );
   return diffs;
 }
