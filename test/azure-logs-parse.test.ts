@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Delta } from '../src/aggregate/delta.js';
 import { BlobParser, parseBlob } from '../src/tasks/azure-logs/parse.js';
+import { recordTime } from '../src/tasks/azure-logs/record.js';
 
 const rr = (fields: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -198,5 +199,68 @@ describe('azure-logs parser', () => {
   it('groups records without model fields under a null model and version', () => {
     const r = parse(`${rr({ properties: { apiName: 'x' } })}\n${rr({ properties: '{not json' })}\n`);
     assert.equal(counter(r.delta, 'day_model', '2025-06-09', null, null, 'success'), 2);
+  });
+
+  it('decodes a line with bytes past ASCII as UTF-8, and only that line, wherever it falls in a chunk', () => {
+    // Lines of every kind, shuffled by a fixed seed: ASCII, accented and CJK text, a 4-byte emoji,
+    // an invalid byte, a BOM in the middle of the blob, CRLF. The reference decodes each line on
+    // its own with the plain UTF-8 decoder, as a careful script would.
+    const kinds = [
+      () => Buffer.from(rr()),
+      () => Buffer.from(rr({ properties: { modelName: 'gpt-4o', modelDeploymentName: 'déploiement-中文' } })),
+      () => Buffer.from(rr({ operationName: 'emoji-🚀', properties: { modelDeploymentName: 'x' } })),
+      () => {
+        const line = Buffer.from(rr({ operationName: 'invalid-#' }));
+        line[line.indexOf('#')] = 0xff; // not UTF-8: decodes as U+FFFD
+        return line;
+      },
+      () => Buffer.from(`\ufeff${rr({ operationName: 'bom' })}`),
+      () => Buffer.from(`${rr({ operationName: 'crlf-é' })}\r`),
+    ];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const lines = Array.from({ length: 400 }, () =>
+      (kinds[Math.floor(random() * kinds.length)] as () => Buffer)(),
+    );
+    const bytes = Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')]));
+    const expected = new Map<string, number>();
+    for (const line of lines) {
+      let text = line.toString('utf8');
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      if (text.startsWith('\ufeff')) text = text.slice(1);
+      const record = JSON.parse(text) as { operationName: string };
+      expected.set(record.operationName, (expected.get(record.operationName) ?? 0) + 1);
+    }
+    for (const size of [bytes.length, 4096, 97]) {
+      const parser = new BlobParser();
+      for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
+      const d = parser.end().delta;
+      for (const [operation, n] of expected) {
+        assert.equal(counter(d, 'operation', operation, 'success'), n, `${operation} in chunks of ${size}`);
+      }
+      assert.equal(counter(d, 'records'), lines.length);
+      assert.equal(counter(d, 'malformed'), 0);
+    }
+  });
+
+  it('keeps a 7-digit UTC time verbatim as its key, and reads other forms as before', () => {
+    assert.deepEqual(recordTime('2025-06-09T14:17:42.1230000Z'), {
+      key: '2025-06-09T14:17:42.1230000Z',
+      day: '2025-06-09',
+    });
+    assert.deepEqual(recordTime('2025-06-09T14:17:42.123Z'), {
+      key: '2025-06-09T14:17:42.1230000Z',
+      day: '2025-06-09',
+    });
+    assert.deepEqual(recordTime('2025-06-09T14:17:42.123456789Z'), {
+      key: '2025-06-09T14:17:42.1234567Z',
+      day: '2025-06-09',
+    });
+    // Same length and punctuation as the fast form, but not digits: never taken verbatim.
+    assert.equal(recordTime('2025-06-09T14:17:42.12300x0Z'), null);
+    assert.equal(recordTime('２０２５-06-09T14:17:42.1230000Z'), null);
   });
 });

@@ -1,7 +1,8 @@
 // Parses PT1H.json blob bytes into an aggregate delta, incrementally and purely (bytes in,
 // delta out), so it can run on any thread. Accepts JSON lines and the pre-2018
 // {"records": [...]} form, a UTF-8 BOM, CRLF, blank lines, and a last line cut mid-write.
-import { Delta, dimKey } from '../../aggregate/delta.js';
+import { isAscii } from 'node:buffer';
+import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
 import type { Resume, TaskResult } from '../types.js';
 import { recordFacts } from './record.js';
@@ -11,6 +12,7 @@ const SEP = '\u0001';
 const NUL = '\u0002';
 /** Raw JSON text that escapes a control character: its strings may hold SEP or NUL. */
 const ESCAPED_CONTROL = '\\u00';
+const NON_ASCII = /[\x80-\xff]/g;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
 /** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
 const SNIFF_BYTES = 64;
@@ -38,6 +40,9 @@ export class BlobParser {
   private readonly combos = new Map<string, { n: number; parts: (string | null)[] }>();
   private readonly modelSketches = new Map<string, LatencySketch>();
   private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
+  /** The earliest and latest record time seen (kept here, not in the delta, until the end). */
+  private first: Bound | null = null;
+  private last: Bound | null = null;
   private carry: Buffer[] = [];
   /** Bytes of the blob, from its start, fully accounted for (through the last newline). */
   private consumed: number;
@@ -97,7 +102,7 @@ export class BlobParser {
         ? Buffer.concat([...this.carry, buf.subarray(0, last + 1)])
         : buf.subarray(0, last + 1);
     this.carry = last + 1 < buf.length ? [Buffer.from(buf.subarray(last + 1))] : [];
-    this.lines(head.toString('utf8'));
+    this.lines(head);
     this.consumed += head.length;
   }
 
@@ -146,15 +151,32 @@ export class BlobParser {
 
   private result(resume: Resume): TaskResult {
     this.explode();
+    if (this.first) this.delta.observeBound('time', this.first.key, this.first.text);
+    if (this.last) this.delta.observeBound('time', this.last.key, this.last.text);
+    this.first = null;
+    this.last = null;
     return { delta: this.delta, resume, records: this.records, bytes: this.bytes };
   }
 
-  private lines(text: string): void {
+  /**
+   * Parses whole lines of UTF-8 bytes. They are read as Latin-1 first, which costs a copy and
+   * gives V8 one-byte strings, which JSON.parse also reads fastest; a string index is then a byte
+   * offset, so a line with bytes past ASCII is decoded again, alone, as UTF-8.
+   */
+  private lines(bytes: Buffer): void {
+    const text = bytes.toString('latin1');
+    // Where the next byte past ASCII is: one scan of the chunk in all, not one per line.
+    let wide = isAscii(bytes) ? text.length : nextNonAscii(text, 0);
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
-      this.line(text.slice(start, nl));
+      if (wide < nl) {
+        this.line(bytes.toString('utf8', start, nl));
+        wide = nextNonAscii(text, nl + 1);
+      } else {
+        this.line(text.slice(start, nl));
+      }
       start = nl + 1;
     }
   }
@@ -234,7 +256,11 @@ export class BlobParser {
         parts: [day, f.model, f.version, f.deployment, f.operation, f.category, f.resource, f.status, f.cls],
       });
     }
-    if (f.time && f.timeText) this.delta.observeBound('time', f.time.key, f.timeText);
+    if (f.time && f.timeText) {
+      const key = f.time.key;
+      if (this.first === null || key < this.first.key) this.first = { key, text: f.timeText };
+      if (this.last === null || key > this.last.key) this.last = { key, text: f.timeText };
+    }
     if (f.latencyMs !== null) {
       this.allSketch.accept(f.latencyMs);
       const modelKey = `${f.model}\u0000${f.version}`;
@@ -250,28 +276,50 @@ export class BlobParser {
   /** Turns per-record composite keys into the counters the store keeps. */
   private explode(): void {
     const d = this.delta;
-    for (const { n, parts } of this.combos.values()) {
-      const [day, model, version, deployment, operation, category, resource, status, cls] = parts;
-      d.count(KEYS.records, n);
-      d.count(dimKey('class', cls as string), n);
-      if (status !== null) d.count(dimKey('code', status as string), n);
-      d.count(
-        dimKey(
-          'day_model',
-          day as string | null,
-          model as string | null,
-          version as string | null,
-          cls as string,
-        ),
-        n,
-      );
-      d.count(dimKey('deployment', deployment as string | null, cls as string), n);
-      d.count(dimKey('operation', operation as string | null, cls as string), n);
-      d.count(dimKey('category', category as string | null, cls as string), n);
-      d.count(dimKey('resource', resource as string | null, cls as string), n);
+    for (const [key, { n, parts }] of this.combos) {
+      for (const counter of counterKeys(key, parts)) d.count(counter, n);
     }
     this.combos.clear();
   }
+}
+
+/** The counters one composite key adds to, remembered: the same few keys recur in every blob. */
+const counterKeyCache = new Map<string, string[]>();
+const COUNTER_KEY_CACHE_MAX = 20_000;
+
+function counterKeys(combo: string, parts: (string | null)[]): string[] {
+  let keys = counterKeyCache.get(combo);
+  if (keys) return keys;
+  const [day, model, version, deployment, operation, category, resource, status, cls] = parts as [
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string,
+  ];
+  keys = [
+    KEYS.records,
+    dimKey('class', cls),
+    ...(status !== null ? [dimKey('code', status)] : []),
+    dimKey('day_model', day, model, version, cls),
+    dimKey('deployment', deployment, cls),
+    dimKey('operation', operation, cls),
+    dimKey('category', category, cls),
+    dimKey('resource', resource, cls),
+  ];
+  if (counterKeyCache.size >= COUNTER_KEY_CACHE_MAX) counterKeyCache.clear();
+  counterKeyCache.set(combo, keys);
+  return keys;
+}
+
+/** Index of the first char past ASCII in Latin-1 `text` at or after `from`; `text.length` if none. */
+function nextNonAscii(text: string, from: number): number {
+  NON_ASCII.lastIndex = from;
+  return NON_ASCII.test(text) ? NON_ASCII.lastIndex - 1 : text.length;
 }
 
 /** Parses a whole blob held in memory (tests, small inputs). */

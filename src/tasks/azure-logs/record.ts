@@ -39,6 +39,8 @@ export interface RecordTime {
 
 export function recordTime(value: unknown): RecordTime | null {
   if (typeof value !== 'string') return null;
+  // Azure's own form, 2024-06-01T10:41:13.7226411Z, is already its key.
+  if (SEVEN_DIGIT_UTC.test(value)) return { key: value, day: value.slice(0, 10) };
   const m = ISO_Z.exec(value);
   if (m) {
     const fraction = (m[3] ?? '').padEnd(7, '0').slice(0, 7);
@@ -50,6 +52,9 @@ export function recordTime(value: unknown): RecordTime | null {
   const iso = new Date(ms).toISOString();
   return { key: `${iso.slice(0, 23)}0000Z`, day: iso.slice(0, 10) };
 }
+
+/** Azure's own time form, with 7 fractional digits: its text is already its sortable key. */
+const SEVEN_DIGIT_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$/;
 
 /** `properties` is an object, or in some exports a JSON-encoded string of one. */
 export function recordProperties(value: unknown): Record<string, unknown> | undefined {
