@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
 import { Governor } from '../../engine/governor/index.js';
+import { tightenHeap } from '../../engine/heap.js';
 import { type IngestSummary, ingest } from '../../engine/ingest.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
@@ -52,6 +53,7 @@ export async function runIngest(
     ? (id: string) => matches(id) && partitionOf(id, partition.count) === partition.index
     : (id: string) => matches(id);
 
+  tightenHeap();
   const source = await openSource(location, {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
     verbose: Boolean(opts.verbose),

@@ -1,0 +1,29 @@
+// Keeping V8's heap close to what an ingest really holds.
+//
+// An ingest keeps little alive (items in flight, a batch of deltas waiting for commit: tens of
+// MB), but allocates a lot that dies young (every HTTP response's headers, every parsed record).
+// Left to its defaults, V8 lets the old generation grow to up to four times the live size after
+// each full collection, so a process with 20 MB live sits at 100 MB of heap, most of it garbage
+// waiting for the next collection. Growing the limit by a fifth over the live size instead costs
+// a few more full collections (about 1 % of the time on the Azure benchmark) and keeps peak RSS
+// some 40 MB lower, at any concurrency.
+import { setFlagsFromString } from 'node:v8';
+
+/** Growth of the old generation's limit over the live size after a full collection, percent. */
+export const HEAP_GROWING_PERCENT = 20;
+
+/**
+ * Tightens the heap's growth for this process (worker threads included: V8's flags are per
+ * process). V8 reads this flag at every full collection, so setting it after start-up takes
+ * effect. Leaves it alone when the user chose a value (in `node` flags or `NODE_OPTIONS`).
+ * Returns whether it set the flag.
+ */
+export function tightenHeap(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions = process.env.NODE_OPTIONS ?? '',
+): boolean {
+  const mentioned = (s: string) => /--heap[-_]growing[-_]percent/.test(s);
+  if (execArgv.some(mentioned) || mentioned(nodeOptions)) return false;
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  return true;
+}
