@@ -28,6 +28,14 @@ Start here:
   sluice <command> --help                       options and examples for each command`,
   );
 
+// A reader that stops early (`sluice report | head`) is not an error: stop quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
+}
+
 registerIngest(program);
 registerStatus(program);
 registerReport(program);
