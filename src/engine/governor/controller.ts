@@ -86,6 +86,11 @@ const MAX_INTERVAL_MS = 5000;
 // The deepest cut for latency: one slow interval (a GC pause, a huge blob) must not halve us twice.
 const MAX_LATENCY_CUT = 0.5;
 
+/** The additive increase at `limit`: small at low limits, a few percent at high ones. */
+export function additiveStep(limit: number): number {
+  return Math.max(1, Math.floor(Math.sqrt(limit)));
+}
+
 /** What latency looks like when we are not the cause of it. */
 interface Baseline {
   /** Mean latency of an interval (exponentially weighted over intervals). */
@@ -278,11 +283,15 @@ export class ConcurrencyController {
             : baseline.callVariance,
       };
     }
-    // Latency starting to rise means capacity is near: from here, grow one step at a time.
+    // Latency starting to rise means capacity is near: from here, grow a step at a time, by the
+    // square root of the limit (Netflix Gradient2's queue allowance): 1 at 1-3, 4 at 16, 8 at 64.
     if (!holds) this.#fastStart = false;
     if (!holds || !i.reachedLimit || i.pushBack || now < this.#holdUntil) return undefined;
     if (this.#host !== undefined && this.#hostPressure(this.#host).length > 0) return undefined;
-    const to = Math.min(this.#o.maxConcurrency, this.#fastStart ? this.#limit * 2 : this.#limit + 1);
+    const to = Math.min(
+      this.#o.maxConcurrency,
+      this.#fastStart ? this.#limit * 2 : this.#limit + additiveStep(this.#limit),
+    );
     const why = `latency ${ms(rtt)} holds at baseline ${ms(baseline.mean)}, no push-back`;
     return this.#change(to, this.#fastStart ? `fast start, ${why}` : why, now);
   }
