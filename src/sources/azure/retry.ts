@@ -261,6 +261,7 @@ export class TryTimer {
   readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private fired = false;
+  private ended = false;
   private readonly onOuterAbort = () => this.controller.abort();
 
   constructor(
@@ -292,11 +293,17 @@ export class TryTimer {
     clearTimeout(this.timer);
   }
 
-  /** Ends the try: stops the clock and, when `abort`, cancels whatever the try still has open. */
+  /**
+   * Ends the try: stops the clock and, when `abort`, cancels whatever the try still has open. A
+   * try that already ended has nothing open: aborting it again would only cost an exception
+   * object and a round of abort listeners, once per blob.
+   */
   finish(abort = false): void {
     clearTimeout(this.timer);
+    if (this.ended) return;
+    this.ended = true;
     this.outer?.removeEventListener('abort', this.onOuterAbort);
-    if (abort) this.controller.abort();
+    if (abort && !this.controller.signal.aborted) this.controller.abort();
   }
 }
 
