@@ -14,15 +14,11 @@ export const HEAP_GROWING_PERCENT = 50;
 /**
  * Tightens the heap's growth for this process (worker threads included: V8's flags are per
  * process). V8 reads this flag at every full collection, so setting it after start-up takes
- * effect. Leaves it alone when the user chose a value (in `node` flags or `NODE_OPTIONS`).
- * Returns whether it set the flag.
+ * effect. Leaves it alone when the user gave node a value (`node --heap-growing-percent=…`;
+ * node refuses it in NODE_OPTIONS). Returns whether it set the flag.
  */
-export function tightenHeap(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions = process.env.NODE_OPTIONS ?? '',
-): boolean {
-  const mentioned = (s: string) => /--heap[-_]growing[-_]percent/.test(s);
-  if (execArgv.some(mentioned) || mentioned(nodeOptions)) return false;
+export function tightenHeap(execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((arg) => /^--heap[-_]growing[-_]percent\b/.test(arg))) return false;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   return true;
 }
