@@ -34,10 +34,23 @@ export const KEYS = {
   latencyAll: dimKey('all'),
 };
 
+/** A record's dimensions: day, model, version, deployment, operation, category, resource, status, class. */
+type ComboParts = readonly [
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string,
+];
+
 export class BlobParser {
   private readonly delta = new Delta();
   /** Per record, one composite key; exploded into dimension counters at the end. */
-  private readonly combos = new Map<string, { n: number; parts: (string | null)[] }>();
+  private readonly combos = new Map<string, { n: number; parts: ComboParts }>();
   private readonly modelSketches = new Map<string, LatencySketch>();
   private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
   /** The earliest and latest record time seen (kept here, not in the delta, until the end). */
@@ -287,20 +300,10 @@ export class BlobParser {
 const counterKeyCache = new Map<string, string[]>();
 const COUNTER_KEY_CACHE_MAX = 20_000;
 
-function counterKeys(combo: string, parts: (string | null)[]): string[] {
+function counterKeys(combo: string, parts: ComboParts): string[] {
   let keys = counterKeyCache.get(combo);
   if (keys) return keys;
-  const [day, model, version, deployment, operation, category, resource, status, cls] = parts as [
-    string | null,
-    string | null,
-    string | null,
-    string | null,
-    string | null,
-    string | null,
-    string | null,
-    string | null,
-    string,
-  ];
+  const [day, model, version, deployment, operation, category, resource, status, cls] = parts;
   keys = [
     KEYS.records,
     dimKey('class', cls),
