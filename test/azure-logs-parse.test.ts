@@ -196,15 +196,36 @@ describe('azure-logs parser', () => {
     assert.equal(counter(r.delta, 'operation', 'a', 'success'), 1);
   });
 
+  it('stays exact when the table of dimension tuples fills and starts afresh mid-blob', () => {
+    // 30,000 distinct deployments (far past the table's bound) between records of one common tuple.
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      lines.push(rr({ properties: { modelName: 'gpt-4o', modelDeploymentName: `d${i}` } }), rr());
+    }
+    const r = parse(`${lines.join('\n')}\n`);
+    assert.equal(r.records, 60_000);
+    assert.equal(counter(r.delta, 'deployment', 'chat', 'success'), 30_000);
+    assert.equal(counter(r.delta, 'deployment', 'd29999', 'success'), 1);
+    let deployments = 0;
+    for (const key of r.delta.counters.keys()) if (key.startsWith('["deployment"')) deployments += 1;
+    assert.equal(deployments, 30_001);
+    assert.equal(counter(r.delta, 'day_model', '2025-06-09', 'gpt-4o', '2024-11-20', 'success'), 30_000);
+    assert.equal(counter(r.delta, 'day_model', '2025-06-09', 'gpt-4o', null, 'success'), 30_000);
+  });
+
   it('groups records without model fields under a null model and version', () => {
     const r = parse(`${rr({ properties: { apiName: 'x' } })}\n${rr({ properties: '{not json' })}\n`);
     assert.equal(counter(r.delta, 'day_model', '2025-06-09', null, null, 'success'), 2);
   });
 
-  it('decodes a line with bytes past ASCII as UTF-8, and only that line, wherever it falls in a chunk', () => {
-    // Lines of every kind, shuffled by a fixed seed: ASCII, accented and CJK text, a 4-byte emoji,
-    // an invalid byte, a BOM in the middle of the blob, CRLF. The reference decodes each line on
-    // its own with the plain UTF-8 decoder, as a careful script would.
+  it('reads lines with bytes past ASCII exactly as their UTF-8 text, wherever they fall in a chunk', () => {
+    // Lines of every kind, shuffled by a fixed seed: ASCII, accented and CJK text in each field the
+    // report reads, a 4-byte emoji, an invalid byte, raw UTF-8 next to \u escapes, `properties` as a
+    // JSON string, a BOM in the middle of the blob, CRLF, lines that are only Unicode spaces, junk.
+    const withEscape = rr({ operationName: 'raw-é', properties: { modelDeploymentName: 'esc-é' } }).replace(
+      'esc-é',
+      'esc-\\u00e9',
+    );
     const kinds = [
       () => Buffer.from(rr()),
       () => Buffer.from(rr({ properties: { modelName: 'gpt-4o', modelDeploymentName: 'déploiement-中文' } })),
@@ -214,35 +235,46 @@ describe('azure-logs parser', () => {
         line[line.indexOf('#')] = 0xff; // not UTF-8: decodes as U+FFFD
         return line;
       },
+      () => Buffer.from(withEscape),
+      () => Buffer.from(rr({ properties: JSON.stringify({ modelName: 'modèle', modelVersion: 'v-ü' }) })),
+      () => Buffer.from(rr({ resourceId: '/SUBSCRIPTIONS/1/ACCOUNTS/compte-ß', resultSignature: 'Échec' })),
+      () => Buffer.from(rr({ time: '2025-06-09T14:17:42.123000éZ', category: 'Catégorie' })),
       () => Buffer.from(`\ufeff${rr({ operationName: 'bom' })}`),
       () => Buffer.from(`${rr({ operationName: 'crlf-é' })}\r`),
+      () => Buffer.from('\u00a0\u2028 \u3000'),
+      () => Buffer.from('{"operationName": "cut-é'),
     ];
     let seed = 7;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed / 2147483648;
     };
-    const lines = Array.from({ length: 400 }, () =>
+    const lines = Array.from({ length: 600 }, () =>
       (kinds[Math.floor(random() * kinds.length)] as () => Buffer)(),
     );
     const bytes = Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')]));
-    const expected = new Map<string, number>();
-    for (const line of lines) {
+    // The reference: each line decoded alone with the plain UTF-8 decoder, as a careful script
+    // would, then written back as pure ASCII (every character past ASCII as a \u escape).
+    const ascii = lines.map((line) => {
       let text = line.toString('utf8');
       if (text.endsWith('\r')) text = text.slice(0, -1);
       if (text.startsWith('\ufeff')) text = text.slice(1);
-      const record = JSON.parse(text) as { operationName: string };
-      expected.set(record.operationName, (expected.get(record.operationName) ?? 0) + 1);
-    }
+      if (text.trim() === '') return '';
+      return text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    });
+    const reference = parseBlob(Buffer.from(`${ascii.join('\n')}\n`)).delta;
+    assert.ok(counter(reference, 'operation', 'emoji-🚀', 'success') > 0);
+    assert.ok(counter(reference, 'malformed') > 0);
+    const sorted = (data: ReturnType<Delta['toData']>) => ({
+      counters: [...data.counters].sort((x, y) => (x[0] < y[0] ? -1 : 1)),
+      latency: [...data.latency].sort((x, y) => (x[0] < y[0] ? -1 : 1)),
+      bounds: data.bounds,
+    });
+    const expected = reference.toData();
     for (const size of [bytes.length, 4096, 97]) {
       const parser = new BlobParser();
       for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
-      const d = parser.end().delta;
-      for (const [operation, n] of expected) {
-        assert.equal(counter(d, 'operation', operation, 'success'), n, `${operation} in chunks of ${size}`);
-      }
-      assert.equal(counter(d, 'records'), lines.length);
-      assert.equal(counter(d, 'malformed'), 0);
+      assert.deepEqual(sorted(parser.end().delta.toData()), sorted(expected), `in chunks of ${size}`);
     }
   });
 

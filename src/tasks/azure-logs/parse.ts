@@ -5,13 +5,10 @@ import { isAscii } from 'node:buffer';
 import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
 import type { Resume, TaskResult } from '../types.js';
+import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
 import { recordFacts } from './record.js';
 
 const NEWLINE = 0x0a;
-const SEP = '\u0001';
-const NUL = '\u0002';
-/** Raw JSON text that escapes a control character: its strings may hold SEP or NUL. */
-const ESCAPED_CONTROL = '\\u00';
 const NON_ASCII = /[\x80-\xff]/g;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
 /** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
@@ -29,29 +26,17 @@ export function startsAsWrapper(head: Uint8Array): boolean {
 }
 
 export const KEYS = {
-  records: dimKey('records'),
+  records: RECORDS_KEY,
   malformed: dimKey('malformed'),
   latencyAll: dimKey('all'),
 };
 
-/** A record's dimensions: day, model, version, deployment, operation, category, resource, status, class. */
-type ComboParts = readonly [
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string,
-];
-
 export class BlobParser {
   private readonly delta = new Delta();
-  /** Per record, one composite key; exploded into dimension counters at the end. */
-  private readonly combos = new Map<string, { n: number; parts: ComboParts }>();
-  private readonly modelSketches = new Map<string, LatencySketch>();
+  /** Records per dimension tuple; turned into counters at the end. */
+  private readonly combos = new Map<Combo, number>();
+  /** Latency sketches by their key (the same string objects as the combos' keys). */
+  private readonly sketches = new Map<string, LatencySketch>();
   private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
   /** The earliest and latest record time seen (kept here, not in the delta, until the end). */
   private first: Bound | null = null;
@@ -172,9 +157,11 @@ export class BlobParser {
   }
 
   /**
-   * Parses whole lines of UTF-8 bytes. They are read as Latin-1 first, which costs a copy and
-   * gives V8 one-byte strings, which JSON.parse also reads fastest; a string index is then a byte
-   * offset, so a line with bytes past ASCII is decoded again, alone, as UTF-8.
+   * Parses whole lines of UTF-8 bytes. They are read as Latin-1, which costs a copy and gives V8
+   * one-byte strings, which JSON.parse reads fastest. A string index is then a byte offset, and
+   * JSON's structure is all ASCII, so a line with bytes past ASCII parses the same as Latin-1: only
+   * the strings the report reads from it are decoded as UTF-8 (see recordFacts). A line that also
+   * has `\u` escapes, whose characters are not bytes, is decoded as UTF-8 whole first.
    */
   private lines(bytes: Buffer): void {
     const text = bytes.toString('latin1');
@@ -185,7 +172,9 @@ export class BlobParser {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
       if (wide < nl) {
-        this.line(bytes.toString('utf8', start, nl));
+        const line = text.slice(start, nl);
+        if (line.includes('\\u')) this.line(bytes.toString('utf8', start, nl));
+        else this.line(line, true);
         wide = nextNonAscii(text, nl + 1);
       } else {
         this.line(text.slice(start, nl));
@@ -194,16 +183,23 @@ export class BlobParser {
     }
   }
 
-  /** Accounts one line; false when it is not a record (counted as malformed). Blank lines are nothing. */
-  private line(raw: string): boolean {
+  /**
+   * Accounts one line; false when it is not a record (counted as malformed). Blank lines are nothing.
+   * `bytes`: the line is Latin-1 text of UTF-8 bytes past ASCII, without `\u` escapes.
+   */
+  private line(raw: string, bytes = false): boolean {
     let line = raw;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    if (line.length === 0 || line.trim().length === 0) return true;
+    if (!bytes) {
+      if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+      if (line.length === 0 || line.trim().length === 0) return true;
+    }
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
+      // Whether it is blank, a BOM or junk is decided on its characters, not its bytes.
+      if (bytes) return this.line(Buffer.from(raw, 'latin1').toString('utf8'));
       this.delta.count(KEYS.malformed);
       return false;
     }
@@ -212,9 +208,8 @@ export class BlobParser {
       return false;
     }
     const record = value as Record<string, unknown>;
-    const escaped = line.includes(ESCAPED_CONTROL);
-    if (Array.isArray(record.records) && record.time === undefined) this.many(record.records, escaped);
-    else this.record(record, escaped);
+    if (Array.isArray(record.records) && record.time === undefined) this.many(record.records, bytes);
+    else this.record(record, bytes);
     return true;
   }
 
@@ -228,47 +223,35 @@ export class BlobParser {
     }
     const records = (value as { records?: unknown } | null)?.records;
     if (!Array.isArray(records)) return false;
-    this.many(records, text.includes(ESCAPED_CONTROL));
+    this.many(records);
     return true;
   }
 
-  private many(records: unknown[], escaped: boolean): void {
+  private many(records: unknown[], bytes = false): void {
     for (const value of records) {
       if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-        this.record(value as Record<string, unknown>, escaped);
+        this.record(value as Record<string, unknown>, bytes);
       } else {
         this.delta.count(KEYS.malformed);
       }
     }
   }
 
-  private record(record: Record<string, unknown>, escaped: boolean): void {
-    const f = recordFacts(record);
+  private record(record: Record<string, unknown>, bytes: boolean): void {
+    const f = recordFacts(record, bytes);
     this.records += 1;
-    const day = f.time?.day ?? null;
-    // The per-record key, built the cheap way. Its separators are control characters, which a
-    // decoded string can only hold when the raw text escaped them: then the exact (slower) form.
-    const key = escaped
-      ? JSON.stringify([
-          day,
-          f.model,
-          f.version,
-          f.deployment,
-          f.operation,
-          f.category,
-          f.resource,
-          f.status,
-          f.cls,
-        ])
-      : `${day ?? NUL}${SEP}${f.model ?? NUL}${SEP}${f.version ?? NUL}${SEP}${f.deployment ?? NUL}${SEP}${f.operation ?? NUL}${SEP}${f.category ?? NUL}${SEP}${f.resource ?? NUL}${SEP}${f.status ?? NUL}${SEP}${f.cls}`;
-    const combo = this.combos.get(key);
-    if (combo) combo.n += 1;
-    else {
-      this.combos.set(key, {
-        n: 1,
-        parts: [day, f.model, f.version, f.deployment, f.operation, f.category, f.resource, f.status, f.cls],
-      });
-    }
+    const combo = combos.find(
+      f.time?.day ?? null,
+      f.model,
+      f.version,
+      f.deployment,
+      f.operation,
+      f.category,
+      f.resource,
+      f.status,
+      f.cls,
+    );
+    this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
     if (f.time && f.timeText) {
       const key = f.time.key;
       if (this.first === null || key < this.first.key) this.first = { key, text: f.timeText };
@@ -276,48 +259,24 @@ export class BlobParser {
     }
     if (f.latencyMs !== null) {
       this.allSketch.accept(f.latencyMs);
-      const modelKey = `${f.model}\u0000${f.version}`;
-      let sketch = this.modelSketches.get(modelKey);
+      let sketch = this.sketches.get(combo.sketch);
       if (!sketch) {
-        sketch = this.delta.sketch(dimKey('model', f.model, f.version));
-        this.modelSketches.set(modelKey, sketch);
+        sketch = this.delta.sketch(combo.sketch);
+        this.sketches.set(combo.sketch, sketch);
       }
       sketch.accept(f.latencyMs);
     }
   }
 
-  /** Turns per-record composite keys into the counters the store keeps. */
+  /** Turns the records per tuple into the counters the store keeps. */
   private explode(): void {
-    const d = this.delta;
-    for (const [key, { n, parts }] of this.combos) {
-      for (const counter of counterKeys(key, parts)) d.count(counter, n);
-    }
+    for (const [combo, n] of this.combos) for (const key of combo.counters) this.delta.count(key, n);
     this.combos.clear();
   }
 }
 
-/** The counters one composite key adds to, remembered: the same few keys recur in every blob. */
-const counterKeyCache = new Map<string, string[]>();
-const COUNTER_KEY_CACHE_MAX = 20_000;
-
-function counterKeys(combo: string, parts: ComboParts): string[] {
-  let keys = counterKeyCache.get(combo);
-  if (keys) return keys;
-  const [day, model, version, deployment, operation, category, resource, status, cls] = parts;
-  keys = [
-    KEYS.records,
-    dimKey('class', cls),
-    ...(status !== null ? [dimKey('code', status)] : []),
-    dimKey('day_model', day, model, version, cls),
-    dimKey('deployment', deployment, cls),
-    dimKey('operation', operation, cls),
-    dimKey('category', category, cls),
-    dimKey('resource', resource, cls),
-  ];
-  if (counterKeyCache.size >= COUNTER_KEY_CACHE_MAX) counterKeyCache.clear();
-  counterKeyCache.set(combo, keys);
-  return keys;
-}
+/** The tuples seen on this thread, shared by its parsers: the same few recur in every blob. */
+const combos = new ComboIndex();
 
 /** Index of the first char past ASCII in Latin-1 `text` at or after `from`; `text.length` if none. */
 function nextNonAscii(text: string, from: number): number {

@@ -108,27 +108,56 @@ export interface RecordFacts {
   resource: string | null;
 }
 
-export function recordFacts(record: Record<string, unknown>): RecordFacts {
+/** Past ASCII: in Latin-1 text read from UTF-8 bytes, where a character needs decoding again. */
+const HIGH = /[\x80-\xff]/;
+/** Re-decoded values, remembered: the same few names recur in every blob. */
+const recoded = new Map<string, string>();
+const RECODED_MAX = 10_000;
+
+/**
+ * A value from a record parsed out of Latin-1 text that holds UTF-8 bytes (one byte per char, no
+ * `\u` escapes): its strings are those bytes, decoded here as the UTF-8 they are.
+ */
+export function fromBytes(value: unknown): unknown {
+  if (typeof value !== 'string' || !HIGH.test(value)) return value;
+  let decoded = recoded.get(value);
+  if (decoded === undefined) {
+    decoded = Buffer.from(value, 'latin1').toString('utf8');
+    if (recoded.size >= RECODED_MAX) recoded.clear();
+    recoded.set(value, decoded);
+  }
+  return decoded;
+}
+
+const same = (value: unknown): unknown => value;
+
+/**
+ * The report's fields of one record. `bytes`: the record was parsed from Latin-1 text of UTF-8
+ * bytes, so the strings read from it are decoded (only those: the rest of the record is not).
+ */
+export function recordFacts(record: Record<string, unknown>, bytes = false): RecordFacts {
+  const v = bytes ? fromBytes : same;
   const properties = recordProperties(record.properties);
-  const category = text(record.category);
+  const category = text(v(record.category));
   // API Management gateway logs carry the HTTP status in properties.responseCode.
-  const raw = category === 'GatewayLogs' ? properties?.responseCode : record.resultSignature;
+  const raw = v(category === 'GatewayLogs' ? properties?.responseCode : record.resultSignature);
   const code = statusCode(raw);
   const cls = statusClass(code);
   const status = code !== null ? String(code) : typeof raw === 'string' && raw !== '' ? raw : null;
-  const time = recordTime(record.time);
+  const timeValue = v(record.time);
+  const time = recordTime(timeValue);
   return {
     time,
-    timeText: time ? (record.time as string) : null,
+    timeText: time ? (timeValue as string) : null,
     code,
     status,
     cls,
-    latencyMs: cls === 'noStatus' ? null : durationMs(record.durationMs),
-    model: text(properties?.modelName),
-    version: text(properties?.modelVersion),
-    deployment: text(properties?.modelDeploymentName),
-    operation: text(record.operationName),
+    latencyMs: cls === 'noStatus' ? null : durationMs(v(record.durationMs)),
+    model: text(v(properties?.modelName)),
+    version: text(v(properties?.modelVersion)),
+    deployment: text(v(properties?.modelDeploymentName)),
+    operation: text(v(record.operationName)),
     category,
-    resource: resourceName(record.resourceId),
+    resource: resourceName(v(record.resourceId)),
   };
 }
