@@ -101,3 +101,14 @@ for (const kind of ['folder', 'azure'] as const) {
     });
   });
 }
+
+describe('name order', () => {
+  it('is UTF-8 byte order, also where UTF-16 order differs (characters past U+FFFF)', () => {
+    const names = ['a/😀', 'a/\uff5e', 'a/z', 'a/é', 'a-b', 'a/', 'a0', '\u{10ffff}', '\uffff'];
+    const bytes = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    assert.deepEqual([...names].sort(compareNames), bytes);
+    // U+FF5E (EF BD 9E) before '😀' (F0 9F 98 80), though its UTF-16 unit 0xFF5E is above 0xD83D.
+    assert.ok(compareNames('a/\uff5e', 'a/😀') < 0);
+    assert.equal(compareNames('a/z', 'a/z'), 0);
+  });
+});

@@ -2,7 +2,12 @@
 // name (with its trailing '/') sorts. Blob storage lists in exactly this order, so a listing can
 // resume after the last name it stored (the cursor) on any source.
 
+/** A surrogate: the one place where UTF-16 order and UTF-8 byte order disagree. */
+const SURROGATE = /[\ud800-\udfff]/;
+
 export function compareNames(a: string, b: string): number {
+  // Without surrogates, comparing UTF-16 code units orders code points, and so UTF-8 bytes.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 

@@ -24,12 +24,24 @@ interface Entry {
 }
 const MIN_CHUNK = 16 << 10;
 
+/** A folder being walked: its entries, the next one to visit, its y=/m=/d=/h= hour, the cursor inside it. */
+interface Folder {
+  entries: Entry[];
+  next: number;
+  hour: PathHour;
+  after: string | undefined;
+}
+
 export class FileSource implements Source {
   readonly uri: string;
   readonly stats: ListingStats = { foldersOpened: 0, itemsListed: 0, foldersPruned: 0 };
 
+  /** The root with its trailing separator. */
+  private readonly prefix: string;
+
   private constructor(private readonly root: string) {
     this.uri = `file:${root}`;
+    this.prefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`;
   }
 
   /** Opens a folder as a source; a missing or non-folder path is a usage error. */
@@ -45,55 +57,31 @@ export class FileSource implements Source {
     return new FileSource(root);
   }
 
-  async *list(options: ListOptions = {}): AsyncIterable<ItemRef> {
-    yield* this.walk('', {}, options.after, options);
-  }
-
   /**
-   * One folder's entries in listing order, files with their size. Synchronous on purpose: on a
-   * local disk a readdir or stat takes microseconds, far less CPU than the promise and thread-pool
-   * round trip of the async call, and the parser threads need that CPU. The walk yields to the
-   * event loop between folders (see FOLDERS_PER_TURN).
+   * Walks the tree depth first with a stack of open folders, not one generator per level: an item
+   * then costs one step of one generator, however deep it lies.
    */
-  private read(relative: string): Entry[] {
-    this.stats.foldersOpened += 1;
-    const entries = readdirSync(path.join(this.root, relative), { withFileTypes: true }).map(
-      (entry): Entry => {
-        const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
-        if (entry.isDirectory()) return { name: entry.name, id, dir: true, key: `${id}/` };
-        // A link is what it points to; a dangling one is listed as an item, whose read then says why it fails.
-        const info = statSync(path.join(this.root, id), { throwIfNoEntry: false });
-        if (info?.isDirectory()) return { name: entry.name, id, dir: true, key: `${id}/` };
-        return {
-          name: entry.name,
-          id,
-          dir: false,
-          key: id,
-          size: info?.size ?? 0,
-          version: info ? String(info.mtimeMs) : undefined,
-        };
-      },
-    );
-    return entries.sort((x, y) => compareNames(x.key, y.key));
-  }
-
-  private async *walk(
-    relative: string,
-    hour: PathHour,
-    after: string | undefined,
-    options: ListOptions,
-  ): AsyncIterable<ItemRef> {
-    if (options.signal?.aborted) return;
-    if (this.stats.foldersOpened % FOLDERS_PER_TURN === 0)
-      await new Promise((resolve) => setImmediate(resolve));
-    for (const entry of this.read(relative)) {
+  async *list(options: ListOptions = {}): AsyncIterable<ItemRef> {
+    const stack: Folder[] = [{ entries: this.read(''), next: 0, hour: {}, after: options.after }];
+    while (stack.length > 0) {
+      if (options.signal?.aborted) return;
+      const folder = stack[stack.length - 1] as Folder;
+      const entry = folder.entries[folder.next++];
+      if (entry === undefined) {
+        stack.pop();
+        continue;
+      }
+      const { after } = folder;
       if (entry.dir) {
-        const next = readSegment(hour, entry.name);
-        if (!mayOverlap(next, options.window) || folderBeforeCursor(entry.key, after)) {
+        const hour = readSegment(folder.hour, entry.name);
+        if (!mayOverlap(hour, options.window) || folderBeforeCursor(entry.key, after)) {
           this.stats.foldersPruned += 1;
           continue;
         }
-        yield* this.walk(entry.id, next, folderAfterCursor(entry.key, after) ? undefined : after, options);
+        if (this.stats.foldersOpened % FOLDERS_PER_TURN === 0)
+          await new Promise((resolve) => setImmediate(resolve));
+        const inner = folderAfterCursor(entry.key, after) ? undefined : after;
+        stack.push({ entries: this.read(entry.id), next: 0, hour, after: inner });
       } else if (!nameBeforeCursor(entry.id, after)) {
         this.stats.itemsListed += 1;
         yield {
@@ -105,8 +93,34 @@ export class FileSource implements Source {
     }
   }
 
+  /**
+   * One folder's entries in listing order, files with their size. Synchronous on purpose: on a
+   * local disk a readdir or stat takes microseconds, far less CPU than the promise and thread-pool
+   * round trip of the async call, and the parser threads need that CPU. The walk yields to the
+   * event loop between folders (see FOLDERS_PER_TURN).
+   */
+  private read(relative: string): Entry[] {
+    this.stats.foldersOpened += 1;
+    const entries = readdirSync(this.localPath(relative), { withFileTypes: true }).map((entry): Entry => {
+      const id = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) return { name: entry.name, id, dir: true, key: `${id}/` };
+      // A link is what it points to; a dangling one is listed as an item, whose read then says why it fails.
+      const info = statSync(this.localPath(id), { throwIfNoEntry: false });
+      if (info?.isDirectory()) return { name: entry.name, id, dir: true, key: `${id}/` };
+      return {
+        name: entry.name,
+        id,
+        dir: false,
+        key: id,
+        size: info?.size ?? 0,
+        version: info ? String(info.mtimeMs) : undefined,
+      };
+    });
+    return entries.sort((x, y) => compareNames(x.key, y.key));
+  }
+
   async open(id: string, start: number): Promise<Readable> {
-    const file = path.join(this.root, id);
+    const file = this.localPath(id);
     let handle: FileHandle | undefined;
     let size: number;
     try {
@@ -122,8 +136,9 @@ export class FileSource implements Source {
     return handle.createReadStream({ start, highWaterMark, autoClose: true });
   }
 
+  /** The file's path: the root and the id joined as they are (both are clean: no path.join needed). */
   localPath(id: string): string {
-    return path.join(this.root, id);
+    return id === '' ? this.root : `${this.prefix}${id}`;
   }
 
   async close(): Promise<void> {}

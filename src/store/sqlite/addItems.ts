@@ -5,12 +5,22 @@ import type { ItemRef } from '../../sources/types.js';
 import type { AddItemsResult } from '../types.js';
 import { statement } from './statements.js';
 
+interface Known {
+  state: string;
+  read_end: number;
+  size: number;
+}
+
 export function addItems(db: Database, job: string, items: ItemRef[], cursor?: string): AddItemsResult {
-  const find = statement<[string, string], { state: string; read_end: number; size: number }>(
+  const find = statement<[string, string], Known>(
     db,
     'SELECT state, read_end, size FROM items WHERE job = ? AND id = ?',
   );
-  const insert = statement(db, 'INSERT INTO items (job, id, size, version) VALUES (?, ?, ?, ?)');
+  // New items (all of them, in a new job) cost one statement: the lookup is only for known ones.
+  const insert = statement(
+    db,
+    'INSERT INTO items (job, id, size, version) VALUES (?, ?, ?, ?) ON CONFLICT (job, id) DO NOTHING',
+  );
   const grow = statement(
     db,
     `UPDATE items SET state = 'pending', size = ?, version = ?, attempts = 0, not_before = 0, last_error = NULL
@@ -28,12 +38,14 @@ export function addItems(db: Database, job: string, items: ItemRef[], cursor?: s
   db.transaction(() => {
     for (const item of items) {
       const version = item.version ?? null;
-      const known = find.get(job, item.id);
-      if (!known) {
-        insert.run(job, item.id, item.size, version);
+      if (insert.run(job, item.id, item.size, version).changes === 1) {
         result.added += 1;
         result.bytesAdded += item.size;
-      } else if (known.state !== 'done') {
+        continue;
+      }
+      // There: the insert just found it, in this same transaction.
+      const known = find.get(job, item.id) as Known;
+      if (known.state !== 'done') {
         resize.run(item.size, version, job, item.id);
         result.bytesAdded += item.size - known.size;
       } else if (item.size > known.read_end) {
