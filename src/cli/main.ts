@@ -2,12 +2,16 @@
 // The sluice command line: wires the commands and maps errors to the exit codes in DESIGN.md.
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from '../errors.js';
-import { registerDemo } from './commands/demo.js';
-import { registerIngest } from './commands/ingest.js';
-import { registerReport } from './commands/report.js';
-import { registerStatus } from './commands/status.js';
-import { registerSynth } from './commands/synth.js';
 import { VERSION } from './version.js';
+
+/** Each command's module, in the order `--help` lists them. */
+const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
+  ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
+  ['status', async () => (await import('./commands/status.js')).registerStatus],
+  ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['synth', async () => (await import('./commands/synth.js')).registerSynth],
+  ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+]);
 
 const program = new Command('sluice')
   .description(
@@ -36,11 +40,13 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-registerIngest(program);
-registerStatus(program);
-registerReport(program);
-registerSynth(program);
-registerDemo(program);
+// Only the command being run is loaded (each pulls in its own dependencies: SQLite, the worker
+// pool, the report...), so a command starts without paying for the others. `--version` needs
+// none; anything else (`--help`, a typo) gets them all, for the full help and the suggestions.
+const first = process.argv[2] ?? '';
+const one = COMMANDS.get(first);
+const loaders = one ? [one] : first === '--version' || first === '-V' ? [] : [...COMMANDS.values()];
+for (const register of await Promise.all(loaders.map((load) => load()))) register(program);
 for (const command of program.commands) command.exitOverride();
 
 try {
