@@ -6,7 +6,7 @@ import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
 import type { Resume, TaskResult } from '../types.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
-import { recordFacts } from './record.js';
+import { type RecordFacts, recordFacts } from './record.js';
 
 const NEWLINE = 0x0a;
 const NON_ASCII = /[\x80-\xff]/g;
@@ -31,16 +31,72 @@ export const KEYS = {
   latencyAll: dimKey('all'),
 };
 
-export class BlobParser {
+/**
+ * What records add up to: counts per dimension tuple, latency sketches, the time range. The blobs
+ * of one parse job share one, so they add into one delta instead of building one each and merging.
+ */
+export class Tally {
   private readonly delta = new Delta();
-  /** Records per dimension tuple; turned into counters at the end. */
+  /** Records per dimension tuple; turned into counters by `take`. */
   private readonly combos = new Map<Combo, number>();
   /** Latency sketches by their key (the same string objects as the combos' keys). */
   private readonly sketches = new Map<string, LatencySketch>();
   private readonly allSketch = this.delta.sketch(KEYS.latencyAll);
-  /** The earliest and latest record time seen (kept here, not in the delta, until the end). */
+  /** The earliest and latest record time seen (kept here, not in the delta, until `take`). */
   private first: Bound | null = null;
   private last: Bound | null = null;
+
+  malformed(n = 1): void {
+    this.delta.count(KEYS.malformed, n);
+  }
+
+  record(f: RecordFacts): void {
+    const combo = combos.find(
+      f.time?.day ?? null,
+      f.model,
+      f.version,
+      f.deployment,
+      f.operation,
+      f.category,
+      f.resource,
+      f.status,
+      f.cls,
+    );
+    this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
+    if (f.time && f.timeText) {
+      const key = f.time.key;
+      if (this.first === null || key < this.first.key) this.first = { key, text: f.timeText };
+      if (this.last === null || key > this.last.key) this.last = { key, text: f.timeText };
+    }
+    if (f.latencyMs !== null) {
+      this.allSketch.accept(f.latencyMs);
+      let sketch = this.sketches.get(combo.sketch);
+      if (!sketch) {
+        sketch = this.delta.sketch(combo.sketch);
+        this.sketches.set(combo.sketch, sketch);
+      }
+      sketch.accept(f.latencyMs);
+    }
+  }
+
+  /** Adds a delta counted elsewhere (a blob parsed on its own tally). */
+  add(delta: Delta): void {
+    this.delta.merge(delta);
+  }
+
+  /** Everything counted so far, as a delta: the tuples become the counters the store keeps. */
+  take(): Delta {
+    for (const [combo, n] of this.combos) for (const key of combo.counters) this.delta.count(key, n);
+    this.combos.clear();
+    if (this.first) this.delta.observeBound('time', this.first.key, this.first.text);
+    if (this.last) this.delta.observeBound('time', this.last.key, this.last.text);
+    this.first = null;
+    this.last = null;
+    return this.delta;
+  }
+}
+
+export class BlobParser {
   private carry: Buffer[] = [];
   /** Bytes of the blob, from its start, fully accounted for (through the last newline). */
   private consumed: number;
@@ -51,11 +107,18 @@ export class BlobParser {
   private wrapper: Buffer[] | null = null;
   private wrapperBytes = 0;
 
-  constructor(resume: Resume = { offset: 0, tailMalformed: false }) {
+  /**
+   * `tally`: where the records are counted; by default the parser's own. A shared one also holds
+   * what other blobs counted, and `end()` returns all of it.
+   */
+  constructor(
+    resume: Resume = { offset: 0, tailMalformed: false },
+    private readonly tally = new Tally(),
+  ) {
     this.consumed = resume.offset;
     this.atBlobStart = resume.offset === 0;
     // The cut line counted as malformed last time is read again now, whole or not.
-    if (resume.tailMalformed) this.delta.count(KEYS.malformed, -1);
+    if (resume.tailMalformed) this.tally.malformed(-1);
   }
 
   /** Parses the next bytes. The caller may reuse `chunk` afterwards: what is kept is copied. */
@@ -148,12 +211,7 @@ export class BlobParser {
   }
 
   private result(resume: Resume): TaskResult {
-    this.explode();
-    if (this.first) this.delta.observeBound('time', this.first.key, this.first.text);
-    if (this.last) this.delta.observeBound('time', this.last.key, this.last.text);
-    this.first = null;
-    this.last = null;
-    return { delta: this.delta, resume, records: this.records, bytes: this.bytes };
+    return { delta: this.tally.take(), resume, records: this.records, bytes: this.bytes };
   }
 
   /**
@@ -200,11 +258,11 @@ export class BlobParser {
     } catch {
       // Whether it is blank, a BOM or junk is decided on its characters, not its bytes.
       if (bytes) return this.line(Buffer.from(raw, 'latin1').toString('utf8'));
-      this.delta.count(KEYS.malformed);
+      this.tally.malformed();
       return false;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.delta.count(KEYS.malformed);
+      this.tally.malformed();
       return false;
     }
     const record = value as Record<string, unknown>;
@@ -232,46 +290,14 @@ export class BlobParser {
       if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
         this.record(value as Record<string, unknown>, bytes);
       } else {
-        this.delta.count(KEYS.malformed);
+        this.tally.malformed();
       }
     }
   }
 
   private record(record: Record<string, unknown>, bytes: boolean): void {
-    const f = recordFacts(record, bytes);
     this.records += 1;
-    const combo = combos.find(
-      f.time?.day ?? null,
-      f.model,
-      f.version,
-      f.deployment,
-      f.operation,
-      f.category,
-      f.resource,
-      f.status,
-      f.cls,
-    );
-    this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
-    if (f.time && f.timeText) {
-      const key = f.time.key;
-      if (this.first === null || key < this.first.key) this.first = { key, text: f.timeText };
-      if (this.last === null || key > this.last.key) this.last = { key, text: f.timeText };
-    }
-    if (f.latencyMs !== null) {
-      this.allSketch.accept(f.latencyMs);
-      let sketch = this.sketches.get(combo.sketch);
-      if (!sketch) {
-        sketch = this.delta.sketch(combo.sketch);
-        this.sketches.set(combo.sketch, sketch);
-      }
-      sketch.accept(f.latencyMs);
-    }
-  }
-
-  /** Turns the records per tuple into the counters the store keeps. */
-  private explode(): void {
-    for (const [combo, n] of this.combos) for (const key of combo.counters) this.delta.count(key, n);
-    this.combos.clear();
+    this.tally.record(recordFacts(record, bytes));
   }
 }
 

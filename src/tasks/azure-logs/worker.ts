@@ -1,9 +1,9 @@
 // One parse job, as run on a worker thread (or inline): a local file read from an offset, or a
 // chunk of bytes transferred from the main thread. Pure but for reading the file.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { Delta, type DeltaData } from '../../aggregate/delta.js';
+import type { DeltaData } from '../../aggregate/delta.js';
 import type { Resume, TaskResult } from '../types.js';
-import { BlobParser } from './parse.js';
+import { BlobParser, parseBlob, Tally } from './parse.js';
 
 /** Largest read from a local file at once. */
 const READ_CHUNK = 4 << 20;
@@ -34,22 +34,22 @@ export default function parseJob(job: ParseJob): ParseOutput | GroupOutput {
 }
 
 function parseFiles(files: { id: string; path: string; resume: Resume }[]): GroupOutput {
-  const total = new Delta();
+  // One tally for the group: each file adds into it, no delta per file to build and merge.
+  const tally = new Tally();
   const items: GroupOutput['items'] = [];
   for (const file of files) {
     try {
-      const result = parseOneResult({ kind: 'file', path: file.path, resume: file.resume });
-      total.merge(result.delta);
+      const result = parseFile(file.path, file.resume, tally);
       items.push({ id: file.id, resume: result.resume, records: result.records, bytes: result.bytes });
     } catch (error) {
       items.push({ id: file.id, error: (error as Error).message });
     }
   }
-  return { delta: total.toData(), items };
+  return { delta: tally.take().toData(), items };
 }
 
 function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
-  const result = parseOneResult(job);
+  const result = job.kind === 'bytes' ? parseBlob(job.bytes, job.resume) : parseFile(job.path, job.resume);
   return {
     delta: result.delta.toData(),
     resume: result.resume,
@@ -58,32 +58,52 @@ function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
   };
 }
 
-function parseOneResult(job: Exclude<ParseJob, { kind: 'files' }>): TaskResult {
-  const parser = new BlobParser(job.resume);
-  if (job.kind === 'bytes') {
-    parser.push(job.bytes);
-  } else {
-    let fd: number;
-    try {
-      fd = openSync(job.path, 'r');
-    } catch (error) {
-      throw new Error(
-        `cannot read ${job.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
-    }
-    try {
-      const size = fstatSync(fd).size;
-      let position = job.resume.offset;
-      while (position < size) {
-        // One buffer per thread, reused for every read: the parser copies what it keeps.
-        const n = readSync(fd, readBuffer, 0, Math.min(READ_CHUNK, size - position), position);
-        if (n === 0) break;
-        parser.push(readBuffer.subarray(0, n));
-        position += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
+/**
+ * Reads a local file from its resume offset and parses it. With a shared `tally`, the file counts
+ * into it only once it has been read whole (a read error then leaves the tally untouched); a file
+ * larger than one read is parsed on its own tally, added to the shared one when it has all parsed.
+ */
+function parseFile(path: string, resume: Resume, shared?: Tally): TaskResult {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new Error(
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
-  return parser.end();
+  try {
+    const size = fstatSync(fd).size;
+    if (shared && size - resume.offset <= READ_CHUNK) {
+      const n = readFully(fd, resume.offset, size - resume.offset);
+      const parser = new BlobParser(resume, shared);
+      parser.push(readBuffer.subarray(0, n));
+      return parser.end();
+    }
+    const parser = new BlobParser(resume);
+    let position = resume.offset;
+    while (position < size) {
+      // One buffer per thread, reused for every read: the parser copies what it keeps.
+      const n = readSync(fd, readBuffer, 0, Math.min(READ_CHUNK, size - position), position);
+      if (n === 0) break;
+      parser.push(readBuffer.subarray(0, n));
+      position += n;
+    }
+    const result = parser.end();
+    shared?.add(result.delta);
+    return result;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads up to `length` bytes at `position` into the thread's buffer; fewer if the file ends first. */
+function readFully(fd: number, position: number, length: number): number {
+  let n = 0;
+  while (n < length) {
+    const got = readSync(fd, readBuffer, n, length - n, position + n);
+    if (got === 0) break;
+    n += got;
+  }
+  return n;
 }
