@@ -6,7 +6,7 @@ import { dimKey } from '../../aggregate/delta.js';
 import type { StatusClass } from './record.js';
 
 /** A record's dimensions: day, model, version, deployment, operation, category, resource, status, class. */
-export type ComboParts = readonly [
+type ComboParts = readonly [
   string | null,
   string | null,
   string | null,

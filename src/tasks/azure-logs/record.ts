@@ -118,7 +118,7 @@ const RECODED_MAX = 10_000;
  * A value from a record parsed out of Latin-1 text that holds UTF-8 bytes (one byte per char, no
  * `\u` escapes): its strings are those bytes, decoded here as the UTF-8 they are.
  */
-export function fromBytes(value: unknown): unknown {
+function fromBytes(value: unknown): unknown {
   if (typeof value !== 'string' || !HIGH.test(value)) return value;
   let decoded = recoded.get(value);
   if (decoded === undefined) {
