@@ -12,6 +12,8 @@ export class UsageError extends Error {
  */
 export class ItemError extends Error {
   override readonly name = 'ItemError';
+  /** What the failed attempt still produced (a command's exit code and where its output went). */
+  detail?: { result?: unknown; metrics?: Record<string, number> };
   constructor(
     message: string,
     readonly transient: boolean,
@@ -22,9 +24,16 @@ export class ItemError extends Error {
   }
 }
 
+/** An item given back untouched, no attempt used: e.g. its child was stopped to spare the host's memory. */
+export class ItemRequeued extends Error {
+  override readonly name = 'ItemRequeued';
+}
+
 export const EXIT = {
   ok: 0,
   failedItems: 1,
   usage: 2,
+  /** Stopped by an error outside the items (the store, its disk, the database): state saved. */
+  storeFailed: 3,
   interrupted: 130,
 } as const;

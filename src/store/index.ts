@@ -1,15 +1,29 @@
-// Opens the store a --store value names: a SQLite file path (default ./sluice.db).
-import { UsageError } from '../errors.js';
+// Opens the store a --store value names: a SQLite file path (default ./sluice.db), or a
+// PostgreSQL URL (postgres://user@host:port/db) for a job shared by many machines.
 import { SqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
 
 export const DEFAULT_STORE = './sluice.db';
 
-export function openStore(location: string = DEFAULT_STORE, options: { create?: boolean } = {}): Store {
-  if (/^postgres(ql)?:\/\//i.test(location)) {
-    throw new UsageError(
-      'a PostgreSQL store is not available in this version of sluice; use a SQLite file path with --store',
-    );
+export const STORE_HELP =
+  'where state and results live: a SQLite file, or postgres://user@host:port/db for many machines (password from the URL or $PGPASSWORD)';
+
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+export interface OpenStoreOptions {
+  /** false: the store must exist already (readers). Default true. */
+  create?: boolean;
+  /** Open for reading only: nothing is written, created or migrated (status, report, query). */
+  readOnly?: boolean;
+}
+
+export async function openStore(location: string = DEFAULT_STORE, options: OpenStoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(location)) {
+    // Loaded only when asked for: a SQLite user never pays for the PostgreSQL client.
+    const { PostgresStore } = await import('./postgres/index.js');
+    return PostgresStore.open(location, options);
   }
   return SqliteStore.open(location, options);
 }

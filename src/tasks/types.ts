@@ -1,54 +1,55 @@
-// The contract every task implements: turn one item into a result to commit.
+// The contract every task implements: turn one leased item into an outcome the engine commits.
+// A task knows its own checkpoint, payload and report; the engine and the store see them as JSON.
 import type { Delta } from '../aggregate/delta.js';
-import type { Source } from '../sources/types.js';
+import type { Json, LeasedItem } from '../store/types.js';
 
-/** Where a previous pass over the item stopped, so a grown (appended) item is read from there. */
-export interface Resume {
-  /** Byte offset of the first byte not yet accounted for. */
-  offset: number;
-  /** The bytes from `offset` to the old end were a cut line that was counted as malformed. */
-  tailMalformed: boolean;
-}
+export type { Json, LeasedItem } from '../store/types.js';
 
-export interface TaskResult {
-  delta: Delta;
-  /** Where the next pass should start (see Resume). */
-  resume: Resume;
-  /** Records this pass counted. */
+/** What one pass over one item produced. */
+export interface Outcome {
+  /** Where the item's next pass starts (a byte offset for blobs; null for a command). */
+  checkpoint: Json;
+  /** How much of the item is now covered, bytes (see ItemOutcome.covered). */
+  covered: number;
+  /** Units counted (log records) and bytes read by this pass. */
   records: number;
-  /** Bytes this pass read. */
   bytes: number;
+  /** Anything else measured: exit code, duration, peak memory... */
+  metrics?: Record<string, number>;
+  /** Where the output went, or other detail kept with the item. */
+  result?: Json;
+  /** What this item adds to the job's aggregates. */
+  delta?: Delta;
 }
 
-export interface TaskInput {
-  source: Source;
+/** The failure of one item of a group: `permanent` when trying again cannot help. */
+export interface GroupFailure {
   id: string;
-  resume: Resume;
-  signal: AbortSignal;
+  error: string;
+  permanent?: boolean;
 }
 
-/** A local file to parse as part of a group. */
-export interface FileInput {
-  id: string;
-  path: string;
-  resume: Resume;
-}
-
-/** A group of files parsed as one job: their summed delta, and per file its result or its error. */
-export interface GroupResult {
+/** A group of items run as one job: their summed delta, and per item its outcome or its error. */
+export interface GroupOutcome {
   delta: Delta;
-  items: ({ id: string; resume: Resume; records: number; bytes: number } | { id: string; error: string })[];
+  items: ((Omit<Outcome, 'delta'> & { id: string }) | GroupFailure)[];
 }
 
 export interface Task {
   readonly name: string;
-  /** Reads the item from `resume.offset` on and returns its result. */
-  process(input: TaskInput): Promise<TaskResult>;
   /**
-   * Parses several local files as one job (far less per-item overhead for small blobs). The
-   * delta sums the files that succeeded; a file that failed adds nothing and says why.
+   * Runs one item. `signal` aborts when the item must stop (a hard stop, a lost lease): stop
+   * quickly; nothing of the item commits. Throw ItemError (transient or permanent) for a failure
+   * of the item, ItemRequeued to give it back without using an attempt, UsageError when the whole
+   * run cannot go on (a command that does not exist).
    */
-  processFiles?(files: FileInput[], signal: AbortSignal): Promise<GroupResult>;
-  /** Frees what the task holds (worker threads). */
+  run(item: LeasedItem, signal: AbortSignal): Promise<Outcome>;
+  /**
+   * Runs several small items as one job (far less per-item overhead); when present, the engine
+   * groups items up to `groupLimits`. The delta sums the items that succeeded.
+   */
+  runGroup?(items: LeasedItem[], signal: AbortSignal): Promise<GroupOutcome>;
+  readonly groupLimits?: { items: number; bytes: number };
+  /** Frees what the task holds (worker threads, children). */
   close(): Promise<void>;
 }

@@ -1,0 +1,32 @@
+// The task registry: every kind of work sluice does, by name, in one place. A task's folder holds
+// its work (`Task`), its report and its counter-key schema; nothing else names a task.
+import type { Delta } from '../aggregate/delta.js';
+import type { JobStatus, Store } from '../store/types.js';
+
+/** What `report` needs from a task: its JSON object (the contract) and its text and CSV forms. */
+export interface TaskReport {
+  /** Builds the report object (`report --format json`). */
+  build(input: { job: string; status: JobStatus; aggregates: Delta; store: Store }): Promise<object>;
+  text(report: object): string;
+  csv(report: object): string;
+}
+
+export interface TaskEntry {
+  /** One line for `--help` and errors. */
+  readonly summary: string;
+  report(): Promise<TaskReport>;
+}
+
+export const TASKS: ReadonlyMap<string, TaskEntry> = new Map<string, TaskEntry>([
+  [
+    'azure-logs',
+    {
+      summary: 'Azure Monitor resource logs (PT1H.json): status classes, models, days, latency',
+      report: async () => (await import('./azure-logs/report.js')).azureLogsReport,
+    },
+  ],
+]);
+
+export function taskEntry(name: string): TaskEntry | undefined {
+  return TASKS.get(name);
+}
