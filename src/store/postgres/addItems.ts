@@ -1,0 +1,50 @@
+// addItems: records a batch of listed items and the listing's cursor in one statement. New items
+// become pending; a done item listed larger than it was covered, or with another version, becomes
+// pending again from its checkpoint; anything else is left as it is.
+import type pg from 'pg';
+import type { AddItemsResult, NewItem } from '../types.js';
+
+export async function addItems(
+  pool: pg.Pool,
+  job: string,
+  items: NewItem[],
+  cursor?: string,
+): Promise<AddItemsResult> {
+  // One row per id: an upsert may not touch a row twice (the last listing of an id wins).
+  const unique = [...new Map(items.map((i) => [i.id, i])).values()];
+  const { rows } = await pool.query<{ added: number; changed: number; bytes_added: number }>(
+    `WITH listed AS (
+       SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS u(id, size, version, payload)
+     ),
+     known AS (
+       SELECT i.id, i.size FROM items i JOIN listed l ON l.id = i.id WHERE i.job = $1
+     ),
+     upserted AS (
+       INSERT INTO items AS i (job, id, size, version, payload)
+       SELECT $1, id, size, version, payload::jsonb FROM listed
+       ON CONFLICT (job, id) DO UPDATE SET
+         state = 'pending', size = excluded.size, version = COALESCE(excluded.version, i.version),
+         payload = COALESCE(excluded.payload, i.payload),
+         attempts = 0, not_before = '-infinity', last_error = NULL
+       WHERE i.state = 'done'
+         AND (excluded.size > i.covered OR (excluded.version IS NOT NULL AND excluded.version IS DISTINCT FROM i.version))
+       RETURNING i.id, i.size, (xmax = 0) AS inserted
+     ),
+     moved AS (
+       UPDATE jobs SET list_cursor = $6 WHERE name = $1 AND $6::text IS NOT NULL
+     )
+     SELECT count(*) FILTER (WHERE u.inserted) AS added, count(*) FILTER (WHERE NOT u.inserted) AS changed,
+            COALESCE(sum(u.size - COALESCE(k.size, 0)), 0)::bigint AS bytes_added
+       FROM upserted u LEFT JOIN known k ON k.id = u.id`,
+    [
+      job,
+      unique.map((i) => i.id),
+      unique.map((i) => i.size),
+      unique.map((i) => i.version ?? null),
+      unique.map((i) => (i.payload === undefined ? null : JSON.stringify(i.payload))),
+      cursor ?? null,
+    ],
+  );
+  const r = rows[0] ?? { added: 0, changed: 0, bytes_added: 0 };
+  return { added: r.added, changed: r.changed, bytesAdded: r.bytes_added };
+}

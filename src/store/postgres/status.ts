@@ -1,0 +1,100 @@
+// status: the job as `status` shows it, from one snapshot: items by state, bytes, records, the
+// first failures, every worker (live ones first), the latest runs and run events.
+import type pg from 'pg';
+import type { FailedItem, JobStatus, Json, WorkerStatus } from '../types.js';
+import { listRunEvents, listRuns } from './runs.js';
+import { ms, SNAPSHOT, transaction } from './sql.js';
+
+export async function status(pool: pg.Pool, job: string): Promise<JobStatus> {
+  return transaction(
+    pool,
+    async (client) => {
+      const jobRow = await client.query<{ source: string; task: string; complete: boolean }>(
+        `SELECT source, task, (listed_at IS NOT NULL AND list_cursor IS NULL) AS complete FROM jobs WHERE name = $1`,
+        [job],
+      );
+      const byState = await client.query<{
+        state: keyof JobStatus['items'];
+        n: number;
+        size: number;
+        records: number;
+      }>(
+        `SELECT state, count(*) AS n, COALESCE(sum(size), 0)::bigint AS size, COALESCE(sum(records), 0)::bigint AS records
+           FROM items WHERE job = $1 GROUP BY state`,
+        [job],
+      );
+      const items = { total: 0, pending: 0, leased: 0, done: 0, failed: 0 };
+      const bytes = { total: 0, done: 0 };
+      let records = 0;
+      for (const r of byState.rows) {
+        items[r.state] = r.n;
+        items.total += r.n;
+        bytes.total += r.size;
+        if (r.state === 'done') bytes.done += r.size;
+        records += r.records;
+      }
+      const failures = await client.query<{
+        id: string;
+        attempts: number;
+        error: string;
+        result: Json | null;
+        metrics: Record<string, number> | null;
+      }>(
+        `SELECT id, attempts, COALESCE(last_error, '') AS error, result, metrics
+           FROM items WHERE job = $1 AND state = 'failed' ORDER BY id LIMIT 100`,
+        [job],
+      );
+      const workers = await client.query<{
+        owner: string;
+        host: string;
+        done: number;
+        leased: number;
+        records: number;
+        started_at: number;
+        last_seen: number;
+        stale: boolean;
+      }>(
+        `SELECT w.owner, w.host, w.done, w.records, ${ms('w.started_at')} AS started_at, ${ms('w.last_seen')} AS last_seen,
+                (w.left_at IS NOT NULL OR w.last_seen < now() - w.ttl_ms * interval '1 millisecond') AS stale,
+                (SELECT count(*) FROM items i WHERE i.job = w.job AND i.state = 'leased' AND i.lease_owner = w.owner) AS leased
+           FROM workers w WHERE w.job = $1
+          ORDER BY stale, w.started_at, w.owner`,
+        [job],
+      );
+      return {
+        job,
+        source: jobRow.rows[0]?.source ?? '',
+        task: jobRow.rows[0]?.task ?? '',
+        listingComplete: jobRow.rows[0]?.complete ?? false,
+        items,
+        bytes,
+        records,
+        failures: failures.rows.map(
+          (f): FailedItem => ({
+            id: f.id,
+            attempts: f.attempts,
+            error: f.error,
+            ...(f.result !== null ? { result: f.result } : {}),
+            ...(f.metrics !== null ? { metrics: f.metrics } : {}),
+          }),
+        ),
+        workers: workers.rows.map(
+          (w): WorkerStatus => ({
+            owner: w.owner,
+            host: w.host,
+            done: w.done,
+            leased: w.leased,
+            records: w.records,
+            startedAt: w.started_at,
+            lastSeen: w.last_seen,
+            stale: w.stale,
+            rate: w.last_seen > w.started_at ? w.done / ((w.last_seen - w.started_at) / 1000) : 0,
+          }),
+        ),
+        runs: await listRuns(client, job, 10),
+        events: await listRunEvents(client, job, 20),
+      };
+    },
+    SNAPSHOT,
+  );
+}
