@@ -107,7 +107,9 @@ export async function runIngest(
     await store.openJob({ name: job, source: source.uri, task: task.name, filters });
     if (opts.recount) {
       const n = await store.recount(job);
-      reporter.say(`--recount: the job's counts start over; ${count(n)} items will be read again from their start`);
+      reporter.say(
+        `--recount: the job's counts start over; ${count(n)} items will be read again from their start`,
+      );
     }
     if (opts.retryFailed) {
       const n = await store.retryFailed(job);
@@ -224,7 +226,10 @@ export function registerIngest(program: Command): void {
       1000,
     )
     .option('--retry-failed', 'try failed items again')
-    .option('--recount', "start the job's counts over: read every item again from its start (after a blob was replaced)")
+    .option(
+      '--recount',
+      "start the job's counts over: read every item again from its start (after a blob was replaced)",
+    )
     .option(
       '--lease-ttl <seconds>',
       "how long a worker's hold on an item lasts without a heartbeat: a dead worker's items come back after it",
