@@ -10,6 +10,8 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['partitions', async () => (await import('./commands/partitions.js')).registerPartitions],
+  ['merge', async () => (await import('./commands/merge.js')).registerMerge],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
 ]);

@@ -13,6 +13,7 @@ import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
 import { progressMode, progressReporter } from '../progress.js';
+import { defaultJobName } from './job.js';
 import { leaseTtl, percent, positiveInt, wholeNumber } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
@@ -83,8 +84,7 @@ export async function runIngest(
   if (opts.to) filters.to = opts.to;
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
-  const suffix = Object.keys(filters).length > 0 ? `#${Object.values(filters).join(',')}` : '';
-  const job = opts.job ?? `${source.uri}${suffix}`;
+  const job = opts.job ?? defaultJobName(source.uri, filters);
 
   const stderr = process.stderr;
   const mode = progressMode(opts.progress, stderr);
