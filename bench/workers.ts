@@ -3,7 +3,6 @@
 // worker at a fixed --concurrency 4, so the only way to go faster is more workers. The report read
 // from PostgreSQL is checked against the dataset's truth every time.
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { compareReports } from '../src/report/compare.js';
