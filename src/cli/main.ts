@@ -2,6 +2,7 @@
 // The sluice command line: wires the commands and maps errors to the exit codes in DESIGN.md.
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from '../errors.js';
+import { StoreError } from '../store/types.js';
 import { VERSION } from './version.js';
 
 /** Each command's module, in the order `--help` lists them. */
@@ -9,6 +10,8 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['partitions', async () => (await import('./commands/partitions.js')).registerPartitions],
+  ['merge', async () => (await import('./commands/merge.js')).registerMerge],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
 ]);
@@ -58,6 +61,9 @@ try {
   } else if (error instanceof UsageError) {
     process.stderr.write(`sluice: ${error.message}\n`);
     process.exitCode = EXIT.usage;
+  } else if (error instanceof StoreError) {
+    process.stderr.write(`sluice: ${error.message}\n`);
+    process.exitCode = EXIT.storeFailed;
   } else {
     const verbose = process.argv.includes('--verbose');
     process.stderr.write(
