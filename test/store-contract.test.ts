@@ -205,52 +205,50 @@ for (const kind of selected) {
         assert.deepEqual(s.bytes, { total: 150, done: 0 });
       });
 
-      it('makes a done item pending again when it grew past what was covered or has a new version, checkpoint kept', async () => {
-        await store.addItems(JOB, [
-          { id: 'grows', size: 100, version: 'v1' },
-          { id: 'replaced', size: 100, version: 'v1' },
-          { id: 'same', size: 100, version: 'v1' },
-          { id: 'busy', size: 100, version: 'v1' },
-        ]);
-        const leased = await store.leaseItems(JOB, A, 3, TTL);
-        assert.deepEqual(
-          leased.map((i) => i.id),
-          ['busy', 'grows', 'replaced'],
+      it('makes a done item listed with another size or version pending again, its checkpoint kept', async () => {
+        const listed = ['busy', 'grows', 'replaced', 'same', 'shrunk'].map((id) => ({
+          id,
+          size: 100,
+          version: 'v1',
+        }));
+        await store.addItems(JOB, listed);
+        const [busy, ...rest] = await store.leaseItems(JOB, A, 5, TTL);
+        await store.commitResults(
+          JOB,
+          A,
+          rest.map((i) => ({ items: [outcome(i, 1)] })),
         );
-        const byId = new Map(leased.map((i) => [i.id, i]));
-        await store.commitResults(JOB, A, [
-          { items: [outcome(byId.get('grows') as LeasedItem, 1)] },
-          { items: [outcome(byId.get('replaced') as LeasedItem, 1)] },
-        ]);
-        const [same] = await store.leaseItems(JOB, A, 1, TTL);
-        await store.commitResults(JOB, A, [{ items: [outcome(same as LeasedItem, 1)] }]);
 
         const r = await store.addItems(JOB, [
+          { id: 'busy', size: 500, version: 'v9' },
           { id: 'grows', size: 160, version: 'v1' },
           { id: 'replaced', size: 100, version: 'v2' },
           { id: 'same', size: 100, version: 'v1' },
-          { id: 'busy', size: 500, version: 'v9' },
+          { id: 'shrunk', size: 40, version: 'v1' },
         ]);
-        assert.deepEqual(r, { added: 0, changed: 2, bytesAdded: 60 });
+        assert.deepEqual(r, { added: 0, changed: 3, bytesAdded: 400 + 60 - 60 });
         const again = await store.leaseItems(JOB, B, 10, TTL);
         assert.deepEqual(
-          again.map((i) => [i.id, i.size, i.checkpoint]),
+          again.map((i) => [i.id, i.size, i.checkpoint, i.attempts]),
           [
-            ['grows', 160, { offset: 100 }],
-            ['replaced', 100, { offset: 100 }],
+            ['grows', 160, { offset: 100 }, 0],
+            ['replaced', 100, { offset: 100 }, 0],
+            ['shrunk', 40, { offset: 100 }, 0],
           ],
         );
         const records = await store.listItems(JOB, { limit: 10 });
         assert.deepEqual(
-          records.map((i) => [i.id, i.state, i.size]),
+          records.map((i) => [i.id, i.state, i.size, i.version]),
           [
-            ['busy', 'leased', 100],
-            ['grows', 'leased', 160],
-            ['replaced', 'leased', 100],
-            ['same', 'done', 100],
+            ['busy', 'leased', 500, 'v9'],
+            ['grows', 'leased', 160, 'v1'],
+            ['replaced', 'leased', 100, 'v2'],
+            ['same', 'done', 100, 'v1'],
+            ['shrunk', 'leased', 40, 'v1'],
           ],
-          'items not done are left as they are',
         );
+        const held = await store.commitResults(JOB, A, [{ items: [outcome(busy as LeasedItem, 1)] }]);
+        assert.equal(held.committed, 1, 'an item in hand keeps its lease when listed again');
       });
     });
 
@@ -623,7 +621,7 @@ for (const kind of selected) {
     });
 
     describe('status', () => {
-      it('shows every worker: what it did and holds, live ones first, stale after its lease without a heartbeat', async () => {
+      it('shows every worker: what it did and holds, latest heartbeat first, stale after its lease without one, left ones last', async () => {
         await store.addItems(JOB, items(5));
         await store.heartbeat(JOB, A, [], TTL);
         await store.heartbeat(JOB, B, [], TTL);
@@ -634,18 +632,23 @@ for (const kind of selected) {
         await store.heartbeat(JOB, B, b, TTL);
         await h.advance(TTL / 2 + 1);
         const s = await store.status(JOB);
-        const rows = s.workers.map((w) => [w.owner, w.host, w.done, w.leased, w.records, w.stale]);
+        const rows = s.workers.map((w) => [w.owner, w.host, w.done, w.leased, w.records, w.stale, w.left]);
         assert.deepEqual(rows, [
-          [B, 'host-b', 0, 2, 0, false],
-          [A, 'host-a', 2, 1, 10, true],
+          [B, 'host-b', 0, 2, 0, false, false],
+          [A, 'host-a', 2, 1, 10, true, false],
         ]);
         const [wb, wa] = s.workers as [(typeof s.workers)[0], (typeof s.workers)[0]];
         assert.ok(wb.lastSeen - wa.lastSeen >= TTL / 2 - 1000, 'lastSeen is each worker’s last heartbeat');
         assert.ok(wa.startedAt <= wa.lastSeen);
         await store.leaveJob(JOB, B);
-        assert.ok(
-          (await store.status(JOB)).workers.every((w) => w.stale),
-          'a worker that left is not live',
+        const after = (await store.status(JOB)).workers.map((w) => [w.owner, w.left, w.stale]);
+        assert.deepEqual(
+          after,
+          [
+            [A, false, true],
+            [B, true, false],
+          ],
+          'a worker that left comes last, neither live nor stale',
         );
       });
 

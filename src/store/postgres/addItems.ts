@@ -1,6 +1,7 @@
 // addItems: records a batch of listed items and the listing's cursor in one statement. New items
-// become pending; a done item listed larger than it was covered, or with another version, becomes
-// pending again from its checkpoint; anything else is left as it is.
+// become pending; a done item listed with another size or version (grown, or rewritten) becomes
+// pending again from its checkpoint, where the task reads on or finds the old bytes changed; an
+// item not done takes the listed size and version (as the SQLite store does).
 import type pg from 'pg';
 import type { AddItemsResult, NewItem } from '../types.js';
 
@@ -17,23 +18,24 @@ export async function addItems(
        SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS u(id, size, version, payload)
      ),
      known AS (
-       SELECT i.id, i.size FROM items i JOIN listed l ON l.id = i.id WHERE i.job = $1
+       SELECT i.id, i.size, i.state FROM items i JOIN listed l ON l.id = i.id WHERE i.job = $1
      ),
      upserted AS (
        INSERT INTO items AS i (job, id, size, version, payload)
        SELECT $1, id, size, version, payload::jsonb FROM listed
        ON CONFLICT (job, id) DO UPDATE SET
-         state = 'pending', size = excluded.size, version = COALESCE(excluded.version, i.version),
-         payload = COALESCE(excluded.payload, i.payload),
-         attempts = 0, not_before = '-infinity', last_error = NULL
-       WHERE i.state = 'done'
-         AND (excluded.size > i.covered OR (excluded.version IS NOT NULL AND excluded.version IS DISTINCT FROM i.version))
+         state = CASE WHEN i.state = 'done' THEN 'pending' ELSE i.state END,
+         size = excluded.size, version = excluded.version, payload = COALESCE(excluded.payload, i.payload),
+         attempts = CASE WHEN i.state = 'done' THEN 0 ELSE i.attempts END,
+         not_before = CASE WHEN i.state = 'done' THEN '-infinity' ELSE i.not_before END,
+         last_error = CASE WHEN i.state = 'done' THEN NULL ELSE i.last_error END
+       WHERE excluded.size <> i.size OR excluded.version IS DISTINCT FROM i.version
        RETURNING i.id, i.size, (xmax = 0) AS inserted
      ),
      moved AS (
        UPDATE jobs SET list_cursor = $6 WHERE name = $1 AND $6::text IS NOT NULL
      )
-     SELECT count(*) FILTER (WHERE u.inserted) AS added, count(*) FILTER (WHERE NOT u.inserted) AS changed,
+     SELECT count(*) FILTER (WHERE u.inserted) AS added, count(*) FILTER (WHERE k.state = 'done') AS changed,
             COALESCE(sum(u.size - COALESCE(k.size, 0)), 0)::bigint AS bytes_added
        FROM upserted u LEFT JOIN known k ON k.id = u.id`,
     [

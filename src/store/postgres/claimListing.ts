@@ -1,5 +1,6 @@
 // claimListing: one worker of many lists. The hold goes to `owner` when nobody else holds it (or
-// the holder's hold expired), and the listing is incomplete or no other worker is live on the job.
+// the holder's hold expired), and the listing is incomplete (a pass unfinished, or a holder that
+// vanished mid-pass) or no other worker is live on the job.
 import type pg from 'pg';
 
 export async function claimListing(
@@ -13,7 +14,7 @@ export async function claimListing(
     `UPDATE jobs j SET lister = $2, lister_expires = now() + $3 * interval '1 millisecond'
       WHERE j.name = $1
         AND (j.lister IS NULL OR j.lister = $2 OR j.lister_expires < now())
-        AND (j.listed_at IS NULL OR j.list_cursor IS NOT NULL OR NOT EXISTS (
+        AND (j.listed_at IS NULL OR j.list_cursor IS NOT NULL OR j.lister IS NOT NULL OR NOT EXISTS (
               SELECT 1 FROM workers w
                WHERE w.job = $1 AND w.owner <> $2 AND w.left_at IS NULL
                  AND w.last_seen > now() - w.ttl_ms * interval '1 millisecond'))`,

@@ -21,7 +21,7 @@ export async function failItems(
      UPDATE items i SET attempts = i.attempts + 1,
             state = CASE WHEN u.permanent OR i.attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END,
             last_error = u.error, not_before = now() + u.delay_ms * interval '1 millisecond',
-            lease_owner = NULL, lease_expires = NULL,
+            lease_owner = NULL, lease_expires = NULL, finished_at = now(),
             result = COALESCE(u.result::jsonb, i.result), metrics = COALESCE(u.metrics::jsonb, i.metrics)
        FROM unnest($4::text[], $5::bigint[], $6::text[], $7::float8[], $8::bool[], $9::text[], $10::text[])
             AS u(id, fence, error, delay_ms, permanent, result, metrics)

@@ -11,7 +11,7 @@ export async function listItems(
   const { rows } = await pool.query<ItemRecord>(
     `SELECT id, state, size, version, payload, checkpoint, covered, attempts, records, bytes, metrics, result,
             last_error AS error,
-            CASE state WHEN 'leased' THEN lease_owner WHEN 'done' THEN done_by END AS owner,
+            COALESCE(lease_owner, done_by) AS owner,
             ${ms('started_at')} AS "startedAt", ${ms('finished_at')} AS "finishedAt"
        FROM items
       WHERE job = $1 AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR id > $3)

@@ -1,5 +1,5 @@
 // reclaimDead: returns to pending at once the items of owners known dead (a process of this host
-// that is gone), instead of waiting out their leases; those workers are marked as gone.
+// that is gone), instead of waiting out their leases, and lets go of a listing one of them held.
 import type pg from 'pg';
 
 export async function reclaimDead(
@@ -15,7 +15,7 @@ export async function reclaimDead(
   if (dead.length === 0) return 0;
   const { rowCount } = await pool.query(
     `WITH gone AS (
-       UPDATE workers SET left_at = COALESCE(left_at, now()) WHERE job = $1 AND owner = ANY($2::text[])
+       UPDATE jobs SET lister = NULL, lister_expires = NULL WHERE name = $1 AND lister = ANY($2::text[])
      )
      UPDATE items SET state = 'pending', lease_owner = NULL, lease_expires = NULL
       WHERE job = $1 AND state = 'leased' AND lease_owner = ANY($2::text[])`,

@@ -10,7 +10,10 @@ export async function status(pool: pg.Pool, job: string): Promise<JobStatus> {
     pool,
     async (client) => {
       const jobRow = await client.query<{ source: string; task: string; complete: boolean }>(
-        `SELECT source, task, (listed_at IS NOT NULL AND list_cursor IS NULL) AS complete FROM jobs WHERE name = $1`,
+        // A listing held now is a pass under way, even over a complete one.
+        `SELECT source, task,
+                (listed_at IS NOT NULL AND list_cursor IS NULL AND (lister IS NULL OR lister_expires < now())) AS complete
+           FROM jobs WHERE name = $1`,
         [job],
       );
       const byState = await client.query<{
@@ -52,13 +55,16 @@ export async function status(pool: pg.Pool, job: string): Promise<JobStatus> {
         records: number;
         started_at: number;
         last_seen: number;
+        left: boolean;
         stale: boolean;
       }>(
         `SELECT w.owner, w.host, w.done, w.records, ${ms('w.started_at')} AS started_at, ${ms('w.last_seen')} AS last_seen,
-                (w.left_at IS NOT NULL OR w.last_seen < now() - w.ttl_ms * interval '1 millisecond') AS stale,
+                w.left_at IS NOT NULL AS left,
+                (w.left_at IS NULL AND w.last_seen < now() - w.ttl_ms * interval '1 millisecond') AS stale,
                 (SELECT count(*) FROM items i WHERE i.job = w.job AND i.state = 'leased' AND i.lease_owner = w.owner) AS leased
            FROM workers w WHERE w.job = $1
-          ORDER BY stale, w.started_at, w.owner`,
+          ORDER BY w.left_at IS NULL DESC, w.last_seen DESC, w.owner
+          LIMIT 200`,
         [job],
       );
       return {
@@ -87,6 +93,7 @@ export async function status(pool: pg.Pool, job: string): Promise<JobStatus> {
             records: w.records,
             startedAt: w.started_at,
             lastSeen: w.last_seen,
+            left: w.left,
             stale: w.stale,
             rate: w.last_seen > w.started_at ? w.done / ((w.last_seen - w.started_at) / 1000) : 0,
           }),
