@@ -38,6 +38,7 @@ import { recount } from './recount.js';
 import { releaseItems } from './releaseItems.js';
 import { retryFailed } from './retryFailed.js';
 import { addRunEvent, endRun, startRun } from './runs.js';
+import { withClient } from './sql.js';
 import { status } from './status.js';
 import { workLeft } from './workLeft.js';
 
@@ -78,18 +79,17 @@ export class PostgresStore implements Store {
       ...(options.maxConnections !== undefined ? { max: options.maxConnections } : {}),
       ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     });
-    let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      await withClient(pool, async () => {});
     } catch (error) {
       await pool.end().catch(() => {});
       throw connectError(error, at);
     }
     try {
-      await migrate(client, at.location, { create: options.create !== false, readOnly });
-      client.release();
+      await withClient(pool, (client) =>
+        migrate(client, at.location, { create: options.create !== false, readOnly }),
+      );
     } catch (error) {
-      client.release(true);
       await pool.end().catch(() => {});
       throw storeError('preparing the store', error, at.secrets);
     }
