@@ -17,14 +17,19 @@ export async function commitResults(
   const outcomes = units.flatMap((u) => u.items);
   if (outcomes.length === 0) return { committed: 0, rejected: [] };
   return transaction(pool, async (client) => {
-    // Lock the items still ours, in id order (as heartbeats do): nobody can take them until we commit.
-    const { rows } = await client.query<{ id: string }>(
-      `SELECT i.id FROM items i JOIN unnest($2::text[], $3::bigint[]) AS u(id, fence) ON u.id = i.id AND u.fence = i.fence
-        WHERE i.job = $1 AND i.state = 'leased' AND i.lease_owner = $4
-        ORDER BY i.id FOR UPDATE OF i`,
-      [job, outcomes.map((o) => o.id), outcomes.map((o) => o.fence), owner],
+    // Lock the items still ours, in id order (as heartbeats do): nobody can take them until we
+    // commit. One key lookup per item (LATERAL), whatever the planner believes of the table's size.
+    const sorted = [...outcomes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const { rows } = await client.query<{ id: string; tid: string }>(
+      `SELECT u.id, x.ctid::text AS tid FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS u(id, fence, n)
+        CROSS JOIN LATERAL (
+          SELECT ctid FROM items
+           WHERE job = $1 AND id = u.id AND fence = u.fence AND state = 'leased' AND lease_owner = $4
+             FOR UPDATE) x
+        ORDER BY u.n`,
+      [job, sorted.map((o) => o.id), sorted.map((o) => o.fence), owner],
     );
-    const ours = new Set(rows.map((r) => r.id));
+    const ours = new Map(rows.map((r) => [r.id, r.tid]));
     const accepted = units.filter((u) => u.items.every((o) => ours.has(o.id)));
     const rejected = units.filter((u) => !accepted.includes(u)).flatMap((u) => u.items.map((o) => o.id));
     const done = accepted.flatMap((u) => u.items);
@@ -33,15 +38,14 @@ export async function commitResults(
     await client.query(
       `UPDATE items i SET state = 'done', checkpoint = u.checkpoint::jsonb, covered = u.covered,
               records = i.records + u.records, bytes = i.bytes + u.bytes,
-              metrics = u.metrics::jsonb, result = u.result::jsonb, done_by = $2,
+              metrics = u.metrics::jsonb, result = u.result::jsonb, done_by = $1,
               started_at = to_timestamp(u.started_at / 1000.0), finished_at = to_timestamp(u.finished_at / 1000.0),
               lease_owner = NULL, lease_expires = NULL, last_error = NULL
-         FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[],
-                     $10::float8[], $11::float8[])
+         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
+                     $9::float8[], $10::float8[])
               AS u(id, checkpoint, covered, records, bytes, metrics, result, started_at, finished_at)
-        WHERE i.job = $1 AND i.id = u.id`,
+        WHERE i.ctid = ANY($11::tid[]) AND i.id = u.id`,
       [
-        job,
         owner,
         done.map((o) => o.id),
         done.map((o) => JSON.stringify(o.checkpoint ?? null)),
@@ -52,6 +56,8 @@ export async function commitResults(
         done.map((o) => (o.result === undefined ? null : JSON.stringify(o.result))),
         done.map((o) => o.startedAt),
         done.map((o) => o.finishedAt),
+        // Rows locked above by this transaction: they are where they were, found without a search.
+        done.map((o) => ours.get(o.id)),
       ],
     );
 

@@ -72,6 +72,9 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   // An idle connection the server dropped (restart, pg_terminate_backend) is an event, not a crash:
   // the pool discards it and the next call connects afresh.
   pool.on('error', () => {});
+  // So is one that drops in the instant between being connected and being handed to its caller
+  // (the pool listens only while a client is idle, its caller only once it has it).
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

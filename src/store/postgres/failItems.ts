@@ -25,7 +25,7 @@ export async function failItems(
             result = COALESCE(u.result::jsonb, i.result), metrics = COALESCE(u.metrics::jsonb, i.metrics)
        FROM unnest($4::text[], $5::bigint[], $6::text[], $7::float8[], $8::bool[], $9::text[], $10::text[])
             AS u(id, fence, error, delay_ms, permanent, result, metrics)
-      WHERE i.job = $1 AND i.id = u.id AND i.fence = u.fence AND i.state = 'leased' AND i.lease_owner = $2
+      WHERE i.job = $1 AND i.id = ANY($4) AND i.id = u.id AND i.fence = u.fence AND i.state = 'leased' AND i.lease_owner = $2
         AND i.id IN (SELECT id FROM mine)
       RETURNING i.id, i.state`,
     [

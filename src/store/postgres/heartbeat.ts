@@ -27,12 +27,12 @@ export async function heartbeat(
      held AS (SELECT * FROM unnest($6::text[], $7::bigint[]) AS h(id, fence)),
      mine AS MATERIALIZED (
        SELECT x.id FROM items x JOIN held h ON h.id = x.id AND h.fence = x.fence
-        WHERE x.job = $1 AND x.state = 'leased' AND x.lease_owner = $2
+        WHERE x.job = $1 AND x.id = ANY($6) AND x.state = 'leased' AND x.lease_owner = $2
         ORDER BY x.id FOR UPDATE OF x
      ),
      renewed AS (
        UPDATE items i SET lease_expires = now() + $5 * interval '1 millisecond'
-         FROM mine m WHERE i.job = $1 AND i.id = m.id
+         FROM mine m WHERE i.job = $1 AND i.id = ANY($6) AND i.id = m.id
        RETURNING i.id
      ),
      listing AS (
@@ -41,7 +41,7 @@ export async function heartbeat(
      SELECT h.id FROM held h
       WHERE NOT EXISTS (SELECT 1 FROM renewed r WHERE r.id = h.id)
         AND NOT EXISTS (SELECT 1 FROM items d
-                         WHERE d.job = $1 AND d.id = h.id AND d.state = 'done' AND d.done_by = $2 AND d.fence = h.fence)`,
+                         WHERE d.job = $1 AND d.id = ANY($6) AND d.id = h.id AND d.state = 'done' AND d.done_by = $2 AND d.fence = h.fence)`,
     [job, owner, host, pid, ttlMs, items.map((i) => i.id), items.map((i) => i.fence)],
   );
   return { lost: rows.map((r) => r.id) };

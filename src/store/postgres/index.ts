@@ -18,7 +18,7 @@ import type {
   Store,
   WorkLeft,
 } from '../types.js';
-import { addItems } from './addItems.js';
+import { addItems, analyzeItems } from './addItems.js';
 import { aggregates } from './aggregates.js';
 import { claimListing } from './claimListing.js';
 import { commitResults } from './commitResults.js';
@@ -53,8 +53,12 @@ export interface PostgresOpenOptions {
   connectTimeoutMs?: number;
 }
 
+/** Items this process adds between two refreshes of the planner's statistics (and at each listing's end). */
+const ANALYZE_EVERY = 10_000;
+
 export class PostgresStore implements Store {
   readonly location: string;
+  private addedSinceAnalyze = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -111,14 +115,23 @@ export class PostgresStore implements Store {
   listJobs(): Promise<Job[]> {
     return this.call('listing jobs', () => listJobs(this.pool));
   }
-  addItems(job: string, items: NewItem[], cursor?: string): Promise<AddItemsResult> {
-    return this.call('recording listed items', () => addItems(this.pool, job, items, cursor));
+  async addItems(job: string, items: NewItem[], cursor?: string): Promise<AddItemsResult> {
+    const result = await this.call('recording listed items', () => addItems(this.pool, job, items, cursor));
+    this.addedSinceAnalyze += result.added;
+    if (this.addedSinceAnalyze >= ANALYZE_EVERY) await this.analyze();
+    return result;
+  }
+  /** Best effort: a store user who may not ANALYZE still works, only with poorer plans until autovacuum. */
+  private async analyze(): Promise<void> {
+    this.addedSinceAnalyze = 0;
+    await analyzeItems(this.pool).catch(() => {});
   }
   claimListing(job: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.call('claiming the listing', () => claimListing(this.pool, job, owner, ttlMs));
   }
-  markListed(job: string, owner: string): Promise<void> {
-    return this.call('marking the listing complete', () => markListed(this.pool, job, owner));
+  async markListed(job: string, owner: string): Promise<void> {
+    await this.call('marking the listing complete', () => markListed(this.pool, job, owner));
+    if (this.addedSinceAnalyze > 0) await this.analyze();
   }
   leaseItems(job: string, owner: string, limit: number, ttlMs: number): Promise<LeasedItem[]> {
     return this.call('claiming items', () => leaseItems(this.pool, job, owner, limit, ttlMs));

@@ -44,10 +44,12 @@ CREATE TABLE items (
   finished_at timestamptz,
   PRIMARY KEY (job, id)
 );
--- Claims walk the claimable items in id order, never the done ones.
+-- Claims walk the claimable items in id order, never the done ones. Only partial indexes beside
+-- the primary key: a verb naming its items by id then always finds them by key, even before the
+-- table's first ANALYZE (when the planner thinks it empty).
 CREATE INDEX items_claimable ON items (job, id) WHERE state IN ('pending', 'leased');
-CREATE INDEX items_by_state ON items (job, state, not_before);
-CREATE INDEX items_by_lease ON items (lease_expires) WHERE state = 'leased';
+CREATE INDEX items_waiting ON items (job, not_before) WHERE state = 'pending';
+CREATE INDEX items_by_lease ON items (job, lease_expires) WHERE state = 'leased';
 CREATE TABLE counters (
   job text NOT NULL, key text COLLATE "C" NOT NULL, value bigint NOT NULL,
   PRIMARY KEY (job, key)
