@@ -13,7 +13,7 @@ import pg from 'pg';
 import { Delta } from '../src/aggregate/delta.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
-import type { Section } from './support/section.js';
+import type { BenchOptions, Section } from './support/section.js';
 import { seconds, thousands } from './support/stats.js';
 import { markdownTable } from './support/table.js';
 
@@ -25,11 +25,11 @@ const KEY = '["items"]';
 
 type Kind = 'sqlite' | 'postgres';
 
+/** What to measure: items per run, worker counts, stores. Defaults: 20,000 (5,000 with --quick), 1/2/4, both. */
 export interface StoreBenchOptions {
   items: number;
   workers: number[];
   stores: Kind[];
-  say: (line: string) => void;
 }
 
 /** One worker process: opens the store, says it is ready, and on "go" claims and commits until nothing is left. */
@@ -149,7 +149,17 @@ async function check(location: string, items: number): Promise<string> {
   }
 }
 
-export async function runStore(o: StoreBenchOptions): Promise<Section> {
+/** The store benchmark as `npm run bench -- --only store` runs it (see run.ts), or alone from the command line. */
+export async function runStore(
+  bench: BenchOptions,
+  options: Partial<StoreBenchOptions> = {},
+): Promise<Section> {
+  const o = {
+    items: options.items ?? (bench.quick ? 5_000 : 20_000),
+    workers: options.workers ?? [1, 2, 4],
+    stores: options.stores ?? (['sqlite', 'postgres'] as Kind[]),
+    say: bench.say,
+  };
   const rows: { store: Kind; workers: number; ms: number; check: string }[] = [];
   for (const kind of o.stores) {
     for (const n of o.workers) {
@@ -202,12 +212,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (values.child) {
     await child(values.child);
   } else {
-    const section = await runStore({
-      items: Number(values.items),
-      workers: values.workers.split(',').map(Number),
-      stores: values.stores.split(',') as Kind[],
-      say: (line) => process.stderr.write(`${line}\n`),
-    });
+    const section = await runStore(
+      { quick: false, runs: 1, scratch: tmpdir(), say: (line) => process.stderr.write(`${line}\n`) },
+      {
+        items: Number(values.items),
+        workers: values.workers.split(',').map(Number),
+        stores: values.stores.split(',') as Kind[],
+      },
+    );
     console.log(`## ${section.title}\n\n${section.table}\n\n${section.notes.join('\n')}`);
   }
 }
