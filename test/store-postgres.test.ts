@@ -103,6 +103,20 @@ describe('postgres store: schema', () => {
     await db.drop();
   });
 
+  it('says when the user may not create the store, and what to grant', async () => {
+    const role = `${db.name}_reader`;
+    await db.sql(`CREATE ROLE ${role} LOGIN`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      const err = await openError(url.toString());
+      assert.ok(err instanceof UsageError, String(err));
+      assert.match(err.message, new RegExp(`GRANT CREATE ON DATABASE "${db.name}" TO "${role}"`));
+    } finally {
+      await db.sql(`DROP ROLE ${role}`);
+    }
+  });
+
   it('is created once when several workers open a new database at the same moment', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open(db.url)));
     await Promise.all(stores.map((s) => s.openJob(SPEC)));

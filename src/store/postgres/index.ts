@@ -95,6 +95,12 @@ export class PostgresStore implements Store {
       );
     } catch (error) {
       await pool.end().catch(() => {});
+      if ((error as { code?: string }).code === '42501') {
+        throw new UsageError(
+          `the user "${at.user}" may not create sluice's tables in the database "${at.database}" at ${at.host}:${at.port}: ` +
+            `grant it once with GRANT CREATE ON DATABASE "${at.database}" TO "${at.user}", or run sluice once as the database's owner`,
+        );
+      }
       throw storeError('preparing the store', error, at.secrets);
     }
     return new PostgresStore(pool, at);
