@@ -18,7 +18,6 @@ export async function heartbeat(
 ): Promise<{ lost: string[] }> {
   const { host, pid } = ownerHost(owner);
   // Leases are locked in id order, as commits lock them, so the two never deadlock.
-  // An item this owner committed a moment ago (done by it, same fence) is finished, not lost.
   const { rows } = await pool.query<{ id: string }>(
     `WITH seen AS (
        INSERT INTO workers (job, owner, host, pid, ttl_ms) VALUES ($1, $2, $3, $4, $5)
@@ -38,10 +37,7 @@ export async function heartbeat(
      listing AS (
        UPDATE jobs SET lister_expires = now() + $5 * interval '1 millisecond' WHERE name = $1 AND lister = $2
      )
-     SELECT h.id FROM held h
-      WHERE NOT EXISTS (SELECT 1 FROM renewed r WHERE r.id = h.id)
-        AND NOT EXISTS (SELECT 1 FROM items d
-                         WHERE d.job = $1 AND d.id = ANY($6) AND d.id = h.id AND d.state = 'done' AND d.done_by = $2 AND d.fence = h.fence)`,
+     SELECT h.id FROM held h WHERE NOT EXISTS (SELECT 1 FROM renewed r WHERE r.id = h.id)`,
     [job, owner, host, pid, ttlMs, items.map((i) => i.id), items.map((i) => i.fence)],
   );
   return { lost: rows.map((r) => r.id) };
