@@ -3,7 +3,8 @@
 import type { IngestEvent, Progress } from '../engine/ingest.js';
 import { bytes, count, duration } from './format.js';
 
-export type ProgressMode = 'bar' | 'json' | 'none';
+export const PROGRESS_MODES = ['bar', 'json', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
 export function progressMode(requested: string | undefined, stream: NodeJS.WriteStream): ProgressMode {
   if (requested === 'bar' || requested === 'json' || requested === 'none') return requested;

@@ -11,8 +11,8 @@ import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, openStore } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
-import { progressMode, progressReporter } from '../progress.js';
-import { percent, positiveInt, wholeNumber } from './options.js';
+import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
+import { formatOf, intIn, LIMITS, partitionText, percent } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -184,14 +184,22 @@ export function registerIngest(program: Command): void {
     .option('--from <date>', 'first hour to include, from the y=/m=/d=/h= path (UTC, YYYY-MM-DD[THH])')
     .option('--to <date>', 'last hour or day to include, inclusive (UTC, YYYY-MM-DD[THH])')
     .option('--include <glob>', 'which files or blobs are log blobs', DEFAULT_INCLUDE)
-    .option('--partition <i/n>', 'only items in hash partition i of n (for machines that share nothing)')
+    .option(
+      '--partition <i/n>',
+      `only items in hash partition i of n, n <= ${LIMITS.partitions} (for machines that share nothing)`,
+      partitionText,
+    )
     .option(
       '--max-concurrency <n>',
-      'most items at once; below it the number adapts to the service and the host',
-      positiveInt,
+      `most items at once, 1 to ${LIMITS.concurrency}; below it the number adapts to the service and the host`,
+      intIn(1, LIMITS.concurrency),
       256,
     )
-    .option('--concurrency <n>', 'a fixed number of items at once instead of the adaptive one', positiveInt)
+    .option(
+      '--concurrency <n>',
+      `a fixed number of items at once instead of the adaptive one (1 to ${LIMITS.concurrency})`,
+      intIn(1, LIMITS.concurrency),
+    )
     .option(
       '--memory-threshold <percent>',
       'back off when memory use passes this share of what the host can spare',
@@ -200,18 +208,27 @@ export function registerIngest(program: Command): void {
     )
     .option(
       '--threads <n>',
-      'parser threads (default: one per core; 0 parses on the main thread)',
-      wholeNumber,
+      `parser threads, 0 to ${LIMITS.threads} (default: one per core; 0 parses on the main thread)`,
+      intIn(0, LIMITS.threads, '4 per core on this machine, 256 at most'),
     )
-    .option('--max-attempts <n>', 'attempts before an item is marked failed', positiveInt, 4)
+    .option(
+      '--max-attempts <n>',
+      `attempts before an item is marked failed (1 to ${LIMITS.attempts})`,
+      intIn(1, LIMITS.attempts),
+      4,
+    )
     .option(
       '--retry-delay <ms>',
-      'first retry backoff ceiling in ms (doubles per attempt, full jitter)',
-      positiveInt,
+      `first retry backoff ceiling in ms, 1 to ${LIMITS.retryDelayMs} (doubles per attempt, full jitter)`,
+      intIn(1, LIMITS.retryDelayMs, '10 minutes at most'),
       1000,
     )
     .option('--retry-failed', 'try failed items again')
-    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
+    .option(
+      '--progress <mode>',
+      'bar | json | none (default: bar on a terminal, JSON lines otherwise)',
+      formatOf(PROGRESS_MODES),
+    )
     .option(
       '--connection-string <cs>',
       'Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)',

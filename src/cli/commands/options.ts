@@ -1,6 +1,53 @@
 // Option parsers shared by commands: they turn bad values into usage errors that say what is wrong.
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
-import { parseSize } from '../format.js';
+import { parsePartition } from '../../engine/partition.js';
+import { UsageError } from '../../errors.js';
+import { count, parseSize } from '../format.js';
+
+/**
+ * Upper bounds of the numeric options: past them a value only costs memory or hides a typo
+ * (`--threads 1000000` asked V8 for a million workers).
+ */
+export const LIMITS = {
+  /** Parser threads: more than 4 per core only adds memory and switching. */
+  threads: Math.min(256, 4 * availableParallelism()),
+  /** Items in flight at once. */
+  concurrency: 4096,
+  /** Attempts per item. */
+  attempts: 100,
+  /** First retry backoff ceiling: 10 minutes. */
+  retryDelayMs: 600_000,
+  /** Hash partitions of one job (machines that share it). */
+  partitions: 10_000,
+} as const;
+
+/** A whole number from `min` to `max`; the message says the range and, when given, why. */
+export function intIn(min: number, max: number, why = '') {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        `expected a whole number from ${count(min)} to ${count(max)}${why ? ` (${why})` : ''}`,
+      );
+    }
+    return n;
+  };
+}
+
+/** `--partition i/n`: checked here, with n bounded, and kept as text for the command. */
+export function partitionText(value: string): string {
+  try {
+    const { count: n } = parsePartition(value);
+    if (n > LIMITS.partitions) {
+      throw new InvalidArgumentError(`at most ${count(LIMITS.partitions)} partitions (n), not ${count(n)}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+  return value;
+}
 
 export function positiveInt(value: string): number {
   const n = Number(value);
