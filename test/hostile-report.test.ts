@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { escapeCsvCell, escapeTerminal } from '../src/report/escape.js';
 import { sluice } from './support/cli.js';
+import { azureRecord } from './support/records.js';
 
 let dir: string;
 before(async () => {
@@ -15,15 +16,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 const record = (model: string, deployment: string) =>
-  JSON.stringify({
-    time: '2025-06-09T14:17:42.1230000Z',
-    resourceId: '/SUBSCRIPTIONS/1/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/OAI',
-    category: 'RequestResponse',
-    operationName: 'ChatCompletions_Create',
-    resultSignature: '200',
-    durationMs: 10,
-    properties: { modelName: model, modelVersion: '1', modelDeploymentName: deployment },
-  });
+  azureRecord({ properties: { modelName: model, modelVersion: '1', modelDeploymentName: deployment } });
 
 describe('escapes', () => {
   it('makes every C0 and C1 control visible for a terminal, keeping ordinary text', () => {

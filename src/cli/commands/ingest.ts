@@ -12,7 +12,7 @@ import { DEFAULT_STORE, openStore } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
 import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
-import { formatOf, intIn, LIMITS, partitionText, percent } from './options.js';
+import { formatOf, intIn, LIMITS, partitionText, percent, sizeIn } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -27,6 +27,7 @@ export interface IngestCliOptions {
   maxConcurrency: number;
   memoryThreshold: number;
   threads?: number;
+  maxLineSize?: number;
   maxAttempts: number;
   retryDelay: number;
   retryFailed?: boolean;
@@ -59,7 +60,10 @@ export async function runIngest(
     verbose: Boolean(opts.verbose),
   });
   const store = openStore(opts.store);
-  const task = createAzureLogsTask(opts.threads === undefined ? {} : { threads: opts.threads });
+  const task = createAzureLogsTask({
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    ...(opts.maxLineSize === undefined ? {} : { maxLineBytes: opts.maxLineSize }),
+  });
   // Adaptive unless the user fixed the number: then exactly that many items run at once.
   const governor =
     opts.concurrency === undefined
@@ -210,6 +214,11 @@ export function registerIngest(program: Command): void {
       '--threads <n>',
       `parser threads, 0 to ${LIMITS.threads} (default: one per core; 0 parses on the main thread)`,
       intIn(0, LIMITS.threads, '4 per core on this machine, 256 at most'),
+    )
+    .option(
+      '--max-line-size <bytes>',
+      `longest line (or record) parsed, 1KB to ${bytes(LIMITS.lineBytes)}; a longer one counts as one malformed line (default 32MiB)`,
+      sizeIn(1000, LIMITS.lineBytes),
     )
     .option(
       '--max-attempts <n>',

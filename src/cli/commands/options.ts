@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { parsePartition } from '../../engine/partition.js';
 import { UsageError } from '../../errors.js';
-import { count, parseSize } from '../format.js';
+import { bytes, count, parseSize } from '../format.js';
 
 /**
  * Upper bounds of the numeric options: past them a value only costs memory or hides a typo
@@ -20,6 +20,8 @@ export const LIMITS = {
   retryDelayMs: 600_000,
   /** Hash partitions of one job (machines that share it). */
   partitions: 10_000,
+  /** Longest line parsed: past 512 MB no string can hold one, and parsing takes several times its size. */
+  lineBytes: 256_000_000,
 } as const;
 
 /** A whole number from `min` to `max`; the message says the range and, when given, why. */
@@ -72,6 +74,17 @@ export function size(value: string): number {
   const n = parseSize(value);
   if (n === null || n <= 0) throw new InvalidArgumentError('expected a size such as 300MB, 2GB or 50000000');
   return n;
+}
+
+/** A size (300MB, 2GB, 50000000) from `min` to `max` bytes. */
+export function sizeIn(min: number, max: number) {
+  return (value: string): number => {
+    const n = size(value);
+    if (n < min || n > max) {
+      throw new InvalidArgumentError(`expected a size from ${bytes(min)} to ${bytes(max)}, not ${bytes(n)}`);
+    }
+    return n;
+  };
 }
 
 export function formatOf<T extends string>(allowed: readonly T[]) {

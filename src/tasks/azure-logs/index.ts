@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Delta } from '../../aggregate/delta.js';
 import type { FileInput, GroupResult, Resume, Task, TaskInput, TaskResult } from '../types.js';
-import { startsAsWrapper } from './parse.js';
+import { BlobParser, MAX_LINE_BYTES, type ParseLimits, startsAsWrapper } from './parse.js';
 import parseJob, { type GroupOutput, type ParseJob, type ParseOutput } from './worker.js';
 
 /** Bytes per chunk sent to a worker. */
@@ -18,10 +18,13 @@ const CHUNKS_IN_FLIGHT = 2;
 export interface AzureLogsOptions {
   /** Worker threads; 0 parses on the main thread. Default: the machine's cores. */
   threads?: number;
+  /** Longest line or record parsed, in bytes (default MAX_LINE_BYTES); a longer one is malformed. */
+  maxLineBytes?: number;
 }
 
 export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
   const threads = options.threads ?? availableParallelism();
+  const limits: ParseLimits = { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES };
   // Started on first use: a run of small remote blobs never needs it (and never pays its memory).
   let pool: Piscina<ParseJob, ParseOutput | GroupOutput> | undefined;
   const workers = () => {
@@ -37,7 +40,8 @@ export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
     return pool;
   };
 
-  const run = async (job: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
+  const run = async (unlimited: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
+    const job = { ...unlimited, limits };
     // Without threads, or for a small chunk (where the hand-off would cost more than the parse), inline.
     if (threads === 0 || (job.kind === 'bytes' && job.bytes.byteLength < INLINE_BYTES)) return parseJob(job);
     if (job.kind === 'bytes') {
@@ -60,6 +64,7 @@ export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
         await source.open(id, resume.offset, signal),
         resume,
         async (job) => (await run(job, signal)) as ParseOutput,
+        limits,
       );
     },
     async processFiles(files: FileInput[], signal: AbortSignal): Promise<GroupResult> {
@@ -72,20 +77,29 @@ export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
   };
 }
 
-/** Cuts a byte stream at newlines into chunks, parses them (at most CHUNKS_IN_FLIGHT at once), merges. */
+/**
+ * Cuts a byte stream at newlines into chunks, parses them (at most CHUNKS_IN_FLIGHT at once), merges.
+ * What cannot be cut at newlines (the {"records": [...]} form, a line longer than the cap) is parsed
+ * here as it arrives, by one streaming parser: its memory stays one piece and one record.
+ */
 async function parseStream(
   stream: AsyncIterable<Uint8Array>,
   resume: Resume,
   run: (job: ParseJob) => Promise<ParseOutput>,
+  limits: ParseLimits,
 ): Promise<TaskResult> {
+  const maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
   const outputs: Promise<ParseOutput>[] = [];
   let pieces: Buffer[] = [];
   let held = 0;
+  /** Whether `pieces` hold a newline (so a chunk can be cut). */
+  let newline = false;
   let offset = resume.offset;
   let first = true;
-  let whole = false; // the {"records": [...]} form parses as one document
+  let inline: BlobParser | undefined;
+  const nextResume = () => (first ? resume : { offset, tailMalformed: false });
   const send = async (bytes: Buffer) => {
-    const chunkResume = first ? resume : { offset, tailMalformed: false };
+    const chunkResume = nextResume();
     first = false;
     offset += bytes.length;
     outputs.push(run({ kind: 'bytes', bytes, resume: chunkResume }));
@@ -93,22 +107,50 @@ async function parseStream(
   };
   for await (const chunk of stream) {
     const piece = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    if (first && offset === 0 && held === 0 && startsAsWrapper(piece)) whole = true;
-    pieces.push(piece);
-    held += piece.length;
-    if (whole || held < CHUNK_BYTES) continue;
-    const buffer = Buffer.concat(pieces, held);
-    const nl = buffer.lastIndexOf(0x0a);
-    if (nl < 0) {
-      pieces = [buffer];
+    if (inline) {
+      inline.push(piece);
       continue;
     }
+    if (first && offset === 0 && held === 0 && startsAsWrapper(piece)) {
+      inline = new BlobParser(resume, undefined, limits);
+      inline.push(piece);
+      continue;
+    }
+    pieces.push(piece);
+    held += piece.length;
+    if (!newline && piece.includes(0x0a)) newline = true;
+    if (held < CHUNK_BYTES) continue;
+    if (!newline) {
+      if (held > maxLineBytes) {
+        // A line past the cap: the rest of the blob goes through one parser that skips it unheld.
+        inline = new BlobParser(nextResume(), undefined, limits);
+        for (const p of pieces) inline.push(p);
+        pieces = [];
+        held = 0;
+      }
+      continue;
+    }
+    const buffer = Buffer.concat(pieces, held);
+    const nl = buffer.lastIndexOf(0x0a);
     // The rest is copied out: the chunk's buffer moves to a worker.
     pieces = nl + 1 < buffer.length ? [Buffer.from(buffer.subarray(nl + 1))] : [];
     held = buffer.length - nl - 1;
+    newline = false;
     await send(buffer.subarray(0, nl + 1));
   }
-  await send(Buffer.concat(pieces, held));
+  if (inline) {
+    const result = inline.end();
+    outputs.push(
+      Promise.resolve({
+        delta: result.delta.toData(),
+        resume: result.resume,
+        records: result.records,
+        bytes: result.bytes,
+      }),
+    );
+  } else {
+    await send(Buffer.concat(pieces, held));
+  }
   return toResult(await Promise.all(outputs));
 }
 
