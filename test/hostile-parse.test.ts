@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -242,5 +242,78 @@ describe('bounded memory on hostile blobs (CLI, peak RSS of the child)', () => {
     assert.equal(r.records, 2);
     assert.equal(r.malformedLines, 1);
     assert.ok(r.peak < baseline + 40e6, `peak ${r.peak} against ${baseline} for a small blob`);
+  });
+});
+
+describe('values from the data are bounded', () => {
+  it('takes a status only from a whole number or three digits of text; anything else is noStatus under one "other" code', () => {
+    const odd = [
+      '0x1F4',
+      '2e2',
+      ' 200',
+      '200.0',
+      '1000',
+      '099',
+      'Succeeded',
+      'x'.repeat(100_000),
+      true,
+      200.5,
+      {},
+    ];
+    const lines = [...odd.map((s) => rr({ resultSignature: s })), rr({ resultSignature: 200 }), rr()];
+    const r = parseBlob(Buffer.from(`${lines.join('\n')}\n`));
+    assert.equal(counter(r.delta, 'records'), odd.length + 2);
+    assert.equal(counter(r.delta, 'class', 'noStatus'), odd.length);
+    assert.equal(counter(r.delta, 'class', 'serverError'), 0, '0x1F4 is not 500');
+    assert.equal(counter(r.delta, 'class', 'success'), 2, '2e2 is not 200');
+    const codes = [...r.delta.counters].filter(([key]) => key.startsWith('["code"'));
+    assert.deepEqual(Object.fromEntries(codes), { '["code","other"]': odd.length, '["code","200"]': 2 });
+  });
+
+  it('cuts long dimension values and folds values past the distinct cap into "(other)", counting every record', () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 1500; i++)
+      lines.push(rr({ properties: { modelName: 'm', modelDeploymentName: `d${i}` } }));
+    lines.push(rr({ properties: { modelName: 'M'.repeat(1_000_000) } }));
+    const r = parseBlob(Buffer.from(`${lines.join('\n')}\n`));
+    assert.equal(counter(r.delta, 'records'), 1501);
+    let deployments = 0;
+    let deploymentRecords = 0;
+    for (const [key, n] of r.delta.counters) {
+      if (!key.startsWith('["deployment"')) continue;
+      deployments += 1;
+      deploymentRecords += n;
+    }
+    assert.equal(deployments, 1002, '1,000 values, "(other)" and none (the long-model record)');
+    assert.equal(deploymentRecords, 1501, 'totals never change');
+    assert.equal(counter(r.delta, 'deployment', '(other)', 'success'), 500);
+    assert.equal(counter(r.delta, 'folded', 'deployment'), 500);
+    const long = [...r.delta.counters.keys()].find((k) => k.includes('MMMM')) as string;
+    assert.ok(long.length < 400, `a 1 MB model name is cut: key of ${long.length} chars`);
+    assert.match(long, /M{200}…/);
+  });
+
+  it('keeps a store of hostile values small and says in the report how many records were folded (CLI)', async () => {
+    const root = await blob('unbounded', function* () {
+      const properties = { modelDeploymentName: 'dep-0' };
+      for (let i = 0; i < 100; i++)
+        yield `${rr({ resultSignature: `${i}${'s'.repeat(1 << 20)}`, properties })}\n`;
+      for (let i = 0; i < 1200; i++) yield `${rr({ properties: { modelDeploymentName: `dep-${i}` } })}\n`;
+    });
+    const store = path.join(dir, 'unbounded.db');
+    const run = await sluice(['ingest', root, '--store', store, '--progress', 'none', '--threads', '0']);
+    assert.equal(run.code, 0, run.stderr);
+    const size = (await stat(store)).size + ((await stat(`${store}-wal`).catch(() => null))?.size ?? 0);
+    assert.ok(size < 5e6, `store of ${size} bytes for 100 MB of status values`);
+    const json = await sluice(['report', '--store', store, '--format', 'json']);
+    const report = JSON.parse(json.stdout) as Record<string, unknown>;
+    assert.equal(report.records, 1300);
+    assert.deepEqual(report.statusCodes, { '200': 1200, other: 100 });
+    assert.deepEqual(report.foldedRecords, { deployment: 200 });
+    const text = await sluice(['report', '--store', store]);
+    assert.match(
+      text.stdout,
+      /folded into "\(other\)": 200 records by deployment \(more than 1,000 distinct values/,
+    );
   });
 });

@@ -1,5 +1,7 @@
 // The human report: totals, outcome shares that add up to 100 %, per model and version, per day,
 // latency percentiles and the time range, as aligned plain-text tables.
+
+import { MAX_DISTINCT } from '../tasks/azure-logs/caps.js';
 import type { ClassCounts, Report } from './build.js';
 import { escapeTerminal } from './escape.js';
 
@@ -108,6 +110,14 @@ export function renderText(r: Report): string {
   );
   if (r.recordsWithoutTime > 0)
     out.push(`(${int(r.recordsWithoutTime)} records have no readable time and are in no day)`);
+  const folded = Object.entries(r.foldedRecords).filter(([, n]) => n > 0);
+  if (folded.length > 0) {
+    out.push('');
+    out.push(
+      `folded into "(other)": ${folded.map(([dim, n]) => `${int(n)} records by ${dim}`).join(', ')} ` +
+        `(more than ${int(MAX_DISTINCT)} distinct values in one parse job; every record is still counted)`,
+    );
+  }
   if (r.failures.length > 0) {
     out.push('');
     out.push(`failed items (${int(r.items.failed)}; re-run with --retry-failed):`);

@@ -7,6 +7,7 @@ import { isAscii } from 'node:buffer';
 import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
 import type { Resume, TaskResult } from '../types.js';
+import { DIMENSIONS, type Dimension, DistinctCap, OTHER_VALUE } from './caps.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
 import { type RecordFacts, recordFacts } from './record.js';
 import { RecordsStream } from './records-stream.js';
@@ -42,7 +43,13 @@ export const KEYS = {
   records: RECORDS_KEY,
   malformed: dimKey('malformed'),
   latencyAll: dimKey('all'),
+  /** Records whose value of a dimension was folded into "(other)" (see caps.ts), per dimension. */
+  folded: (dimension: Dimension) => dimKey('folded', dimension),
 };
+const FOLDED_KEYS = Object.fromEntries(DIMENSIONS.map((d) => [d, KEYS.folded(d)])) as Record<
+  Dimension,
+  string
+>;
 
 /**
  * What records add up to: counts per dimension tuple, latency sketches, the time range. The blobs
@@ -58,6 +65,11 @@ export class Tally {
   /** The earliest and latest record time seen (kept here, not in the delta, until `take`). */
   private first: Bound | null = null;
   private last: Bound | null = null;
+  /** The distinct values of each dimension this tally has counted, up to the caps of caps.ts. */
+  private readonly caps = Object.fromEntries(DIMENSIONS.map((d) => [d, new DistinctCap()])) as Record<
+    Dimension,
+    DistinctCap
+  >;
 
   malformed(n = 1): void {
     this.delta.count(KEYS.malformed, n);
@@ -66,12 +78,12 @@ export class Tally {
   record(f: RecordFacts): void {
     const combo = combos.find(
       f.time?.day ?? null,
-      f.model,
-      f.version,
-      f.deployment,
-      f.operation,
-      f.category,
-      f.resource,
+      this.bounded('model', f.model),
+      this.bounded('version', f.version),
+      this.bounded('deployment', f.deployment),
+      this.bounded('operation', f.operation),
+      this.bounded('category', f.category),
+      this.bounded('resource', f.resource),
       f.status,
       f.cls,
     );
@@ -90,6 +102,14 @@ export class Tally {
       }
       sketch.accept(f.latencyMs);
     }
+  }
+
+  /** A dimension value within the caps of caps.ts; a record folded into "(other)" is counted as such. */
+  private bounded(dimension: Dimension, value: string | null): string | null {
+    if (value === null) return null;
+    const kept = this.caps[dimension].admit(value);
+    if (kept === OTHER_VALUE && value !== OTHER_VALUE) this.delta.count(FOLDED_KEYS[dimension]);
+    return kept;
   }
 
   /** Adds a delta counted elsewhere (a blob parsed on its own tally). */
