@@ -12,7 +12,7 @@ import { DEFAULT_STORE, openStore } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
 import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
-import { formatOf, intIn, LIMITS, partitionText, percent, sizeIn } from './options.js';
+import { formatOf, glob, intIn, LIMITS, partitionText, percent, sizeIn } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -187,7 +187,7 @@ export function registerIngest(program: Command): void {
     .option('--job <name>', 'job name (default: the source and its filters); the same name resumes')
     .option('--from <date>', 'first hour to include, from the y=/m=/d=/h= path (UTC, YYYY-MM-DD[THH])')
     .option('--to <date>', 'last hour or day to include, inclusive (UTC, YYYY-MM-DD[THH])')
-    .option('--include <glob>', 'which files or blobs are log blobs', DEFAULT_INCLUDE)
+    .option('--include <glob>', 'which files or blobs are log blobs', glob, DEFAULT_INCLUDE)
     .option(
       '--partition <i/n>',
       `only items in hash partition i of n, n <= ${LIMITS.partitions} (for machines that share nothing)`,

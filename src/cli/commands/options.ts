@@ -1,6 +1,7 @@
 // Option parsers shared by commands: they turn bad values into usage errors that say what is wrong.
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
+import picomatch from 'picomatch';
 import { parsePartition } from '../../engine/partition.js';
 import { UsageError } from '../../errors.js';
 import { bytes, count, parseSize } from '../format.js';
@@ -22,6 +23,8 @@ export const LIMITS = {
   partitions: 10_000,
   /** Longest line parsed: past 512 MB no string can hold one, and parsing takes several times its size. */
   lineBytes: 256_000_000,
+  /** Characters in a glob: real ones are tens; a huge one only costs time to compile and match. */
+  globChars: 4096,
 } as const;
 
 /** A whole number from `min` to `max`; the message says the range and, when given, why. */
@@ -74,6 +77,24 @@ export function size(value: string): number {
   const n = parseSize(value);
   if (n === null || n <= 0) throw new InvalidArgumentError('expected a size such as 300MB, 2GB or 50000000');
   return n;
+}
+
+/** A glob (`--include`): not empty, not huge, and one picomatch can compile. */
+export function glob(value: string): string {
+  if (value.trim() === '')
+    throw new InvalidArgumentError('expected a glob such as **/PT1H.json, not an empty one');
+  if (value.length > LIMITS.globChars) {
+    // Not InvalidArgumentError: commander would print the whole value back.
+    throw new UsageError(
+      `--include: expected a glob of at most ${count(LIMITS.globChars)} characters, not ${count(value.length)}`,
+    );
+  }
+  try {
+    picomatch(value, { dot: true });
+  } catch (error) {
+    throw new InvalidArgumentError(`not a glob picomatch can read: ${(error as Error).message}`);
+  }
+  return value;
 }
 
 /** A size (300MB, 2GB, 50000000) from `min` to `max` bytes. */
