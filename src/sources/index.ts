@@ -21,9 +21,9 @@ export async function openSource(location: string, options: SourceOptions = {}):
       options.connectionString ? { connectionString: options.connectionString } : {},
     );
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !/^file:\/\//i.test(location)) {
     throw new UsageError(
-      `unknown source ${JSON.stringify(redact(location.split('?')[0] ?? ''))}: use a folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]`,
+      `unknown source ${JSON.stringify(redact(location.split('?')[0] ?? ''))}: use a folder path, file:<path>, file:///<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]`,
     );
   }
   return FileSource.open(location);

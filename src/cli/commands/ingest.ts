@@ -10,7 +10,8 @@ import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, openStore } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
-import { bytes, count, duration } from '../format.js';
+import { bytes, count, duration, shellQuote } from '../format.js';
+import { ListingWatch } from '../listing.js';
 import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
 import { formatOf, glob, intIn, LIMITS, partitionText, percent, sizeIn } from './options.js';
 
@@ -49,7 +50,8 @@ export async function runIngest(
     throw error;
   }
   const partition = opts.partition ? parsePartition(opts.partition) : undefined;
-  const matches = picomatch(opts.include, { dot: true });
+  const listing = new ListingWatch(picomatch(opts.include, { dot: true }));
+  const matches = listing.include;
   const include = partition
     ? (id: string) => matches(id) && partitionOf(id, partition.count) === partition.index
     : (id: string) => matches(id);
@@ -150,13 +152,21 @@ export async function runIngest(
     if (summary.outcome === 'interrupted') lines.push('state saved: run the same command again to resume.');
     if (p.itemsFailed > 0) {
       lines.push(
-        `${count(p.itemsFailed)} items failed: see \`sluice status --store ${opts.store}\`; re-run with --retry-failed.`,
+        `${count(p.itemsFailed)} items failed: see \`sluice status --store ${shellQuote(opts.store)}\`; re-run with --retry-failed.`,
       );
     }
-    lines.push(`report: sluice report --store ${opts.store}${opts.job ? ` --job ${opts.job}` : ''}`);
+    lines.push(
+      `report: sluice report --store ${shellQuote(opts.store)}${opts.job ? ` --job ${shellQuote(opts.job)}` : ''}`,
+    );
     for (const line of lines) reporter.say(line);
+    const warned = listing.warnings(opts.include, source, p.itemsTotal, window !== undefined);
+    for (const line of warned.lines) reporter.say(line);
     const code =
-      summary.outcome === 'interrupted' ? EXIT.interrupted : p.itemsFailed > 0 ? EXIT.failedItems : EXIT.ok;
+      summary.outcome === 'interrupted'
+        ? EXIT.interrupted
+        : p.itemsFailed > 0 || warned.failed
+          ? EXIT.failedItems
+          : EXIT.ok;
     return { code, summary, job };
   } finally {
     process.off('SIGINT', onSignal);
