@@ -14,7 +14,10 @@ import { RecordsStream } from './records-stream.js';
 
 const NEWLINE = 0x0a;
 const NON_ASCII = /[\x80-\xff]/g;
+const HIGH = /[\x80-\xff]/;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
+/** Bytes of the {"records": [...]} form turned into text at once (see feed). */
+const STREAM_SLICE = 16 << 10;
 /** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
 const SNIFF_BYTES = 64;
 /**
@@ -186,7 +189,11 @@ export class BlobParser {
   private feed(chunk: Buffer): void {
     if (this.stream) {
       this.streamBytes += chunk.length;
-      this.stream.push(chunk);
+      // In slices small enough for the young generation: a record's text is a slice of one, and a
+      // chunk-sized string would outlive many collections in the large-object space.
+      for (let at = 0; at < chunk.length; at += STREAM_SLICE) {
+        this.stream.push(chunk.toString('latin1', at, Math.min(chunk.length, at + STREAM_SLICE)));
+      }
       return;
     }
     let buf = chunk;
@@ -268,7 +275,7 @@ export class BlobParser {
     }
     if (WRAPPER_START.test(body.toString('utf8', 0, Math.min(body.length, SNIFF_BYTES)))) {
       this.stream = new RecordsStream(
-        { value: (bytes) => this.value(bytes), malformed: () => this.tally.malformed() },
+        { value: (text) => this.value(text), malformed: () => this.tally.malformed() },
         this.maxLineBytes,
       );
     }
@@ -339,14 +346,10 @@ export class BlobParser {
     return true;
   }
 
-  /** One value of the {"records": [...]} form (a record, as UTF-8 bytes), read as `lines` reads a line. */
-  private value(bytes: Buffer): void {
-    if (isAscii(bytes)) {
-      this.line(bytes.toString('latin1'));
-      return;
-    }
-    const text = bytes.toString('latin1');
-    if (text.includes('\\u')) this.line(bytes.toString('utf8'));
+  /** One value of the {"records": [...]} form, as Latin-1 text of its bytes: read as `lines` reads a line. */
+  private value(text: string): void {
+    if (!HIGH.test(text)) this.line(text);
+    else if (text.includes('\\u')) this.line(Buffer.from(text, 'latin1').toString('utf8'));
     else this.line(text, true);
   }
 

@@ -1,11 +1,12 @@
 // Splits the pre-2018 {"records": [...]} form into its records as the bytes arrive, so a blob of
 // any size (a 633 MB one-line document included) is parsed in bounded memory: only one record's
-// bytes are ever held, never the document, and never a string longer than one record.
+// bytes are ever held, never the document, and never a string longer than one record. It reads
+// the bytes as Latin-1 text (one char per byte, as the line parser does): JSON's structure is ASCII.
 
 /** Where the records stream's values go. */
 export interface ValueSink {
-  /** A whole value: an element of a records array, or a top-level value that is not such a document. */
-  value(bytes: Buffer): void;
+  /** A whole value (Latin-1 text of its bytes): an element of a records array, or a top-level value that is not such a document. */
+  value(text: string): void;
   /** One value that is not a record: past the size cap, a scalar element, or junk between documents. */
   malformed(): void;
 }
@@ -53,8 +54,8 @@ export class RecordsStream {
   private depth = 0;
   private inString = false;
   private escaped = false;
-  /** The bytes of the value being read (copies: the caller may reuse its chunks). */
-  private pieces: Buffer[] = [];
+  /** The text of the value being read, in pieces when it spans chunks. */
+  private pieces: string[] = [];
   private held = 0;
   /** The value being read is past the cap: its bytes are no longer kept. */
   private oversized = false;
@@ -66,13 +67,14 @@ export class RecordsStream {
     private readonly maxValueBytes: number,
   ) {}
 
-  push(buf: Buffer): void {
+  /** The next bytes, as Latin-1 text (`buffer.toString('latin1')`). */
+  push(text: string): void {
     let i = 0;
     /** Start, in `buf`, of the value bytes not yet kept (a value left open by the last chunk goes on here). */
     let from = this.state === State.Value || this.state === State.Head ? 0 : -1;
-    const n = buf.length;
+    const n = text.length;
     while (i < n) {
-      const b = buf[i] as number;
+      const b = text.charCodeAt(i);
       switch (this.state) {
         case State.Top:
           if (isSpace(b)) break;
@@ -132,7 +134,7 @@ export class RecordsStream {
           break;
         case State.Value:
           if (this.closes(b)) {
-            if (from >= 0) this.keep(buf, from, i + 1);
+            if (from >= 0) this.keep(text, from, i + 1);
             from = -1;
             this.endValue();
           }
@@ -158,7 +160,7 @@ export class RecordsStream {
       }
       i += 1;
     }
-    if (from >= 0) this.keep(buf, from, n);
+    if (from >= 0) this.keep(text, from, n);
   }
 
   /** The end of the bytes: a value or document left open is a record cut mid-write (malformed). */
@@ -202,8 +204,8 @@ export class RecordsStream {
     this.escaped = false;
   }
 
-  /** Keeps `buf[from, to)` of the current value, unless it has passed the cap. */
-  private keep(buf: Buffer, from: number, to: number): void {
+  /** Keeps `text[from, to)` of the current value, unless it has passed the cap. */
+  private keep(text: string, from: number, to: number): void {
     if (this.oversized || to <= from) return;
     this.held += to - from;
     if (this.held > this.maxValueBytes) {
@@ -212,12 +214,12 @@ export class RecordsStream {
       this.pieces = [];
       return;
     }
-    this.pieces.push(Buffer.from(buf.subarray(from, to)));
+    this.pieces.push(text.slice(from, to));
   }
 
   private endValue(): void {
     if (this.oversized) this.sink.malformed();
-    else this.sink.value(this.pieces.length === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces));
+    else this.sink.value(this.pieces.length === 1 ? (this.pieces[0] as string) : this.pieces.join(''));
     this.pieces = [];
     this.held = 0;
     this.oversized = false;
