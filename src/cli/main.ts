@@ -2,6 +2,7 @@
 // The sluice command line: wires the commands and maps errors to the exit codes in DESIGN.md.
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from '../errors.js';
+import { redact } from '../sources/azure/redact.js';
 import { StoreError } from '../store/types.js';
 import { VERSION } from './version.js';
 
@@ -24,7 +25,7 @@ const program = new Command('sluice')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride()
   .configureOutput({
-    outputError: (text, write) => write(text.startsWith('error:') ? `sluice: ${text}` : text),
+    outputError: (text, write) => write(redact(text.startsWith('error:') ? `sluice: ${text}` : text)),
   })
   .addHelpText(
     'after',
@@ -59,18 +60,21 @@ try {
     // --help and --version end through here with exit code 0.
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (error instanceof UsageError) {
-    process.stderr.write(`sluice: ${error.message}\n`);
+    process.stderr.write(`sluice: ${redact(error.message)}\n`);
     process.exitCode = EXIT.usage;
   } else if (error instanceof StoreError) {
     process.stderr.write(`sluice: ${error.message}\n`);
     process.exitCode = EXIT.storeFailed;
   } else {
     const verbose = process.argv.includes('--verbose');
+    // Last line of defence: whatever the error says, no password, key or SAS is printed.
     process.stderr.write(
-      `sluice: internal error: ${error instanceof Error ? error.message : String(error)}\n` +
-        (verbose && error instanceof Error
-          ? `${error.stack}\n`
-          : 'run again with --verbose for the stack trace\n'),
+      redact(
+        `sluice: internal error: ${error instanceof Error ? error.message : String(error)}\n` +
+          (verbose && error instanceof Error
+            ? `${error.stack}\n`
+            : 'run again with --verbose for the stack trace\n'),
+      ),
     );
     process.exitCode = EXIT.failedItems;
   }
