@@ -9,6 +9,7 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['health', async () => (await import('./commands/health.js')).registerHealth],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
 ]);
