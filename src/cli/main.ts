@@ -10,6 +10,9 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['health', async () => (await import('./commands/health.js')).registerHealth],
+  ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['query', async () => (await import('./commands/query.js')).registerQuery],
+  ['export', async () => (await import('./commands/export.js')).registerExport],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
 ]);
