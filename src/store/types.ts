@@ -141,7 +141,9 @@ export interface WorkerStatus {
   startedAt: number;
   /** Its last heartbeat, ms since the epoch. */
   lastSeen: number;
-  /** Its heartbeat stopped for longer than its lease: its items come back to the others. */
+  /** It ended its run and left the job. */
+  left: boolean;
+  /** Its heartbeat stopped for longer than its lease (while it had not left): its items go to the others. */
   stale: boolean;
   /** Items per second over its life. */
   rate: number;
