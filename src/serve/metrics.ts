@@ -2,7 +2,7 @@
 // scraped (a Registry of our own: nothing of the process's default metrics leaks in). Labels are
 // bounded: jobs are the monitor's (at most its maxJobs), states and kinds are fixed lists.
 import { Gauge, Registry } from 'prom-client';
-import { concurrencyChange, type JobSnapshot, type Monitor } from './monitor.js';
+import { concurrencyChange, type JobSnapshot, type Monitor, workerState } from './monitor.js';
 
 const ITEM_STATES = ['pending', 'leased', 'done', 'failed'] as const;
 
@@ -105,14 +105,12 @@ export function createMetrics(monitor: Monitor): Registry {
   );
   gauge(
     'sluice_job_workers',
-    'Workers on a job: live, or stale (their heartbeat stopped for longer than their lease).',
+    'Workers on a job: live, stale (heartbeat stopped for longer than its lease), or left (ended their run).',
     ['job', 'state'],
     (set) => {
-      for (const j of jobs()) {
-        const stale = j.workers.filter((w) => w.stale).length;
-        set({ job: j.job, state: 'live' }, j.workers.length - stale);
-        set({ job: j.job, state: 'stale' }, stale);
-      }
+      for (const j of jobs())
+        for (const state of ['live', 'stale', 'left'] as const)
+          set({ job: j.job, state }, j.workers.filter((w) => workerState(w) === state).length);
     },
   );
   gauge('sluice_job_rate_items_per_second', 'Items done per second over the last minute.', ['job'], (set) => {

@@ -2,7 +2,7 @@
 // second, with rate and ETA from the done counts it has seen; a change of anything is an event.
 // It only reads, so it works as well on a PostgreSQL store while the workers run elsewhere.
 import { EventEmitter } from 'node:events';
-import type { JobStatus, Store } from '../store/types.js';
+import type { JobStatus, Store, WorkerStatus } from '../store/types.js';
 
 export interface MonitorOptions {
   /** Milliseconds between reads of the store. Default 1000, at least 100. */
@@ -40,6 +40,11 @@ export interface Snapshot {
 export function concurrencyChange(message: string): { from: number; to: number } | null {
   const m = /^concurrency (\d+) -> (\d+)/.exec(message);
   return m ? { from: Number(m[1]), to: Number(m[2]) } : null;
+}
+
+/** A worker as the page and metrics count it: live, stale (silent past its lease) or left. */
+export function workerState(w: WorkerStatus): 'live' | 'stale' | 'left' {
+  return w.left ? 'left' : w.stale ? 'stale' : 'live';
 }
 
 /** The limit set by the newest concurrency decision among `events` (newest first). */
@@ -136,7 +141,7 @@ export class Monitor extends EventEmitter<{ change: [Snapshot] }> {
     while (history.length > 2 && (history[0]?.at ?? at) < at - this.#windowMs) history.shift();
     this.#seen.set(s.job, history);
     const oldest = history[0];
-    const live = (s.workers ?? []).filter((w) => !w.stale && w.leased > 0);
+    const live = (s.workers ?? []).filter((w) => workerState(w) === 'live' && w.leased > 0);
     // Over the window once it spans a few seconds; before that, what the live workers say of themselves.
     const rate =
       oldest && at - oldest.at >= 5_000

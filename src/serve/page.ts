@@ -20,7 +20,7 @@ dd.bad { color: var(--bad); }
 table { border-collapse: collapse; width: 100%; margin: .3rem 0; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: .15rem .5rem; border-bottom: 1px solid var(--line); }
 th { font-weight: 600; font-size: .8rem; color: var(--muted); }
-tr.stale td { color: var(--warn); }
+tr.stale td { color: var(--warn); } tr.left td { color: var(--muted); }
 h3 { font-size: .9rem; margin: .6rem 0 .2rem; }
 ul { margin: .2rem 0; padding-left: 1.2rem; } li { margin: .1rem 0; }
 code { font-size: .85rem; }
@@ -77,10 +77,10 @@ function jobSection(j, now) {
     ...fact('concurrency', j.concurrency === null ? '-' : n(j.concurrency), 'concurrency')));
   if (j.workers.length > 0) {
     s.append($('h3', {}, 'workers'), table(['owner', 'host', 'done', 'leased', 'records', 'items/s', 'last seen'],
-      j.workers.map((w) => $('tr', { class: w.stale ? 'stale' : '', 'data-worker': w.owner },
+      j.workers.map((w) => $('tr', { class: w.stale ? 'stale' : w.left ? 'left' : '', 'data-worker': w.owner },
         $('td', {}, w.owner), $('td', {}, w.host), $('td', {}, n(w.done)), $('td', {}, n(w.leased)),
         $('td', {}, n(w.records)), $('td', {}, w.rate.toFixed(2)),
-        $('td', {}, ago(w.lastSeen, now) + (w.stale ? ' (stale)' : ''))))));
+        $('td', {}, ago(w.lastSeen, now) + (w.stale ? ' (stale)' : w.left ? ' (left)' : ''))))));
   }
   if (j.events.length > 0) {
     s.append($('h3', {}, 'latest decisions'), $('ul', { 'data-field': 'events' },
