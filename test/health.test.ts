@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sluice } from './support/cli.js';
+import { synthJob } from './support/job.js';
 
 describe('sluice health', () => {
   let dir: string;
@@ -15,30 +16,10 @@ describe('sluice health', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'sluice-health-'));
-    store = path.join(dir, 'sluice.db');
-    const synth = await sluice([
-      'synth',
-      path.join(dir, 'data'),
-      '--days',
-      '3',
-      '--records-per-hour',
-      '20',
-      '--seed',
-      '3',
-    ]);
-    assert.equal(synth.code, 0, synth.stderr);
-    const ingest = await sluice([
-      'ingest',
-      path.join(dir, 'data'),
-      '--store',
-      store,
-      '--job',
-      'june',
-      '--threads',
-      '0',
-    ]);
-    assert.equal(ingest.code, 0, ingest.stderr);
-    const report = JSON.parse((await sluice(['report', '--store', store, '--format', 'json'])).stdout);
+    const job = await synthJob(dir, { job: 'june', days: 3, seed: 3 });
+    store = job.store;
+    // biome-ignore lint/suspicious/noExplicitAny: the report JSON as the CLI prints it
+    const report = job.report as any;
     rateLimitedPct = (report.statusClasses.rateLimited * 100) / report.records;
     // The synthetic data throttles a few percent of calls: the rules below are about that.
     assert.ok(rateLimitedPct > 1 && rateLimitedPct < 60, `rate limited ${rateLimitedPct} %`);

@@ -161,7 +161,12 @@ describe('sluice serve', () => {
 
     it('refuses a request whose Host is not its own (DNS rebinding) and answers its own names', async () => {
       const port = server.address.port;
-      for (const host of ['evil.example:80', `evil.example:${port}`, '192.0.2.1', `127.0.0.1.evil.example:${port}`])
+      for (const host of [
+        'evil.example:80',
+        `evil.example:${port}`,
+        '192.0.2.1',
+        `127.0.0.1.evil.example:${port}`,
+      ])
         assert.equal((await get(`${server.url}metrics`, { host })).status, 421, host);
       // HTTP/1.0 may leave Host out: refused too.
       const bare = await new Promise<string>((resolve, reject) => {

@@ -76,8 +76,9 @@ const PAIR_COLUMNS: Record<string, [string, string]> = {
 };
 
 /**
- * The report's tables: each list of objects (`byModel` -> `by_model`), each map of numbers
- * (`statusCodes` -> `status_codes(code, records)`), and `report`: one row of its other figures.
+ * The report's tables: each list of objects (`byModel` -> `by_model`), each map of counts
+ * (`statusCodes` -> `status_codes(code, records)`), and `report`: one row of its other figures
+ * (nested ones flattened: `latency_ms_p95`).
  * Names `taken` by other tables (the store's `items`) stay in `report` only.
  */
 export function reportTables(report: object, taken: ReadonlySet<string> = new Set()): TableSource[] {
@@ -96,7 +97,7 @@ export function reportTables(report: object, taken: ReadonlySet<string> = new Se
       value !== null &&
       typeof value === 'object' &&
       Object.keys(value).length > 0 &&
-      Object.values(value).every((v) => typeof v === 'number')
+      Object.values(value).every((v) => Number.isInteger(v))
     ) {
       const [k, v] = PAIR_COLUMNS[key] ?? ['name', 'value'];
       tables.push(
@@ -106,7 +107,6 @@ export function reportTables(report: object, taken: ReadonlySet<string> = new Se
           Object.entries(value).map(([name, n]) => ({ [k]: name, [v]: n })),
         ),
       );
-      summary[key] = value;
     } else {
       summary[key] = value;
     }
