@@ -10,6 +10,8 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['partitions', async () => (await import('./commands/partitions.js')).registerPartitions],
+  ['merge', async () => (await import('./commands/merge.js')).registerMerge],
   ['health', async () => (await import('./commands/health.js')).registerHealth],
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
   ['query', async () => (await import('./commands/query.js')).registerQuery],

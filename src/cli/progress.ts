@@ -99,10 +99,14 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
         say(e.message);
         break;
       case 'lost':
-        say(`lease lost on ${e.ids.length} item${e.ids.length === 1 ? '' : 's'} (another worker took ${e.ids.length === 1 ? 'it' : 'them'} over): their work stopped, nothing of it commits`);
+        say(
+          `lease lost on ${e.ids.length} item${e.ids.length === 1 ? '' : 's'} (another worker took ${e.ids.length === 1 ? 'it' : 'them'} over): their work stopped, nothing of it commits`,
+        );
         break;
       case 'store-retry':
-        say(`the store failed while ${e.what} (${e.error}); trying again in ${duration(e.delayMs / 1000)} (attempt ${e.attempt})`);
+        say(
+          `the store failed while ${e.what} (${e.error}); trying again in ${duration(e.delayMs / 1000)} (attempt ${e.attempt})`,
+        );
         break;
       case 'decision':
         lastChange = e.message;

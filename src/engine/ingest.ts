@@ -5,7 +5,8 @@ import type { TimeWindow } from '../sources/window.js';
 import type { NewItem } from '../store/types.js';
 import { type EngineOptions, type Listing, type RunSummary, runJob } from './loop.js';
 
-export interface IngestOptions extends Omit<EngineOptions, 'listing' | 'observeRequests' | 'requestCounters'> {
+export interface IngestOptions
+  extends Omit<EngineOptions, 'listing' | 'observeRequests' | 'requestCounters'> {
   source: Source;
   window?: TimeWindow;
   /** Which listed ids are items (e.g. a glob matcher); all when absent. */
@@ -39,7 +40,9 @@ export async function ingest(options: IngestOptions): Promise<RunSummary> {
   return runJob({
     ...engine,
     listing: sourceListing(source, { ...(window ? { window } : {}), ...(include ? { include } : {}) }),
-    ...(source.observeRequests ? { observeRequests: (l) => (source.observeRequests as NonNullable<Source['observeRequests']>)(l) } : {}),
+    ...(source.observeRequests
+      ? { observeRequests: (l) => (source.observeRequests as NonNullable<Source['observeRequests']>)(l) }
+      : {}),
     ...(source.requestCounters ? { requestCounters: () => source.requestCounters?.() ?? {} } : {}),
   });
 }

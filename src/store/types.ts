@@ -258,7 +258,10 @@ export interface Store {
   /** The job's totals: the sum of every committed unit's delta. */
   aggregates(job: string): Promise<Delta>;
   /** Items with everything kept of them, in id order, after `after`: for reports, status and merge. */
-  listItems(job: string, options: { state?: ItemState; after?: string; limit: number }): Promise<ItemRecord[]>;
+  listItems(
+    job: string,
+    options: { state?: ItemState; after?: string; limit: number },
+  ): Promise<ItemRecord[]>;
   /** The worker leaves the job (its row stays for status, no longer live). */
   leaveJob(job: string, owner: string): Promise<void>;
   startRun(job: string, owner: string, now: number): Promise<number>;

@@ -13,6 +13,7 @@ import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
 import { progressMode, progressReporter } from '../progress.js';
+import { defaultJobName } from './job.js';
 import { leaseTtl, percent, positiveInt, wholeNumber } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
@@ -83,8 +84,7 @@ export async function runIngest(
   if (opts.to) filters.to = opts.to;
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
-  const suffix = Object.keys(filters).length > 0 ? `#${Object.values(filters).join(',')}` : '';
-  const job = opts.job ?? `${source.uri}${suffix}`;
+  const job = opts.job ?? defaultJobName(source.uri, filters);
 
   const stderr = process.stderr;
   const mode = progressMode(opts.progress, stderr);
@@ -107,7 +107,9 @@ export async function runIngest(
     await store.openJob({ name: job, source: source.uri, task: task.name, filters });
     if (opts.recount) {
       const n = await store.recount(job);
-      reporter.say(`--recount: the job's counts start over; ${count(n)} items will be read again from their start`);
+      reporter.say(
+        `--recount: the job's counts start over; ${count(n)} items will be read again from their start`,
+      );
     }
     if (opts.retryFailed) {
       const n = await store.retryFailed(job);
@@ -224,7 +226,10 @@ export function registerIngest(program: Command): void {
       1000,
     )
     .option('--retry-failed', 'try failed items again')
-    .option('--recount', "start the job's counts over: read every item again from its start (after a blob was replaced)")
+    .option(
+      '--recount',
+      "start the job's counts over: read every item again from its start (after a blob was replaced)",
+    )
     .option(
       '--lease-ttl <seconds>',
       "how long a worker's hold on an item lasts without a heartbeat: a dead worker's items come back after it",

@@ -10,10 +10,7 @@ import { formatOf } from './options.js';
 export const REPORT_FORMATS = ['text', 'json', 'csv'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function renderReport(
-  loaded: { report: object; renderer: TaskReport },
-  format: ReportFormat,
-): string {
+export function renderReport(loaded: { report: object; renderer: TaskReport }, format: ReportFormat): string {
   if (format === 'json') return `${JSON.stringify(loaded.report, null, 2)}\n`;
   if (format === 'csv') return loaded.renderer.csv(loaded.report);
   return loaded.renderer.text(loaded.report);
@@ -30,7 +27,9 @@ export async function loadReport(
     const status = await store.status(job);
     const entry = taskEntry(status.task);
     if (!entry) {
-      throw new UsageError(`job "${job}" was made by a task this sluice does not know ("${status.task}"): upgrade sluice`);
+      throw new UsageError(
+        `job "${job}" was made by a task this sluice does not know ("${status.task}"): upgrade sluice`,
+      );
     }
     const renderer = await entry.report();
     const report = await renderer.build({ job, status, aggregates: await store.aggregates(job), store });

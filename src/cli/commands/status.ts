@@ -20,7 +20,11 @@ function renderStatus(s: JobStatus): string {
     lines.push('', `workers (${live.length} live, ${s.workers.length} in all):`);
     for (const w of s.workers.slice(0, 20)) {
       const seen = new Date(w.lastSeen).toISOString().replace('T', ' ').slice(0, 19);
-      const state = w.left ? 'left' : w.stale ? 'STALE (heartbeat stopped: its items return after its lease)' : 'live';
+      const state = w.left
+        ? 'left'
+        : w.stale
+          ? 'STALE (heartbeat stopped: its items return after its lease)'
+          : 'live';
       lines.push(
         `  ${w.owner}  ${state}  done ${count(w.done)}  leased ${count(w.leased)}  ${w.rate.toFixed(1)} items/s  last seen ${seen} UTC`,
       );

@@ -5,6 +5,8 @@ import type { Store } from '../types.js';
 
 export const PostgresStore = {
   async open(_location: string, _options: OpenStoreOptions): Promise<Store> {
-    throw new UsageError('a PostgreSQL store is not available in this build of sluice; use a SQLite file path with --store');
+    throw new UsageError(
+      'a PostgreSQL store is not available in this build of sluice; use a SQLite file path with --store',
+    );
   },
 };

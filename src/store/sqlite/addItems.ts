@@ -48,7 +48,8 @@ export function addItems(db: Database, job: string, items: NewItem[], cursor?: s
         resize.run(item.size, version, job, item.id);
       }
     }
-    if (cursor !== undefined) statement(db, 'UPDATE jobs SET list_cursor = ? WHERE name = ?').run(cursor, job);
+    if (cursor !== undefined)
+      statement(db, 'UPDATE jobs SET list_cursor = ? WHERE name = ?').run(cursor, job);
   })();
   return result;
 }

@@ -16,7 +16,16 @@ import {
 import { addItems } from './addItems.js';
 import { commitResults } from './commitResults.js';
 import { failItems } from './failItems.js';
-import { addRunEvent, claimListing, endRun, leaveJob, listJobs, markListed, openJob, startRun } from './jobs.js';
+import {
+  addRunEvent,
+  claimListing,
+  endRun,
+  leaveJob,
+  listJobs,
+  markListed,
+  openJob,
+  startRun,
+} from './jobs.js';
 import { leaseItems } from './leaseItems.js';
 import { heartbeat, reclaimDead, releaseItems } from './leases.js';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './schema.js';
@@ -37,8 +46,10 @@ const RETRYABLE = /^SQLITE_(BUSY|LOCKED)/;
 /** What a person does about a store error, by SQLite result code. */
 function advice(code: string, path: string): string {
   if (code.startsWith('SQLITE_FULL')) return `the disk holding ${path} is full: free space there`;
-  if (code.startsWith('SQLITE_READONLY')) return `${path} cannot be written: check its and its folder's permissions`;
-  if (code === 'SQLITE_NOTADB') return `${path} is not a SQLite database (so not a sluice store): it was left untouched`;
+  if (code.startsWith('SQLITE_READONLY'))
+    return `${path} cannot be written: check its and its folder's permissions`;
+  if (code === 'SQLITE_NOTADB')
+    return `${path} is not a SQLite database (so not a sluice store): it was left untouched`;
   if (code.startsWith('SQLITE_CORRUPT'))
     return `${path} is damaged: restore it from a copy, or start over with another --store`;
   if (code.startsWith('SQLITE_IOERR')) return `reading or writing ${path} failed: check the disk`;
@@ -59,7 +70,9 @@ export class SqliteStore implements Store {
     const clock = options.clock ?? Date.now;
     const mustExist = options.create === false || options.readOnly === true;
     if (mustExist && !existsSync(path)) {
-      throw new UsageError(`no store at ${path}: run \`sluice ingest\` (or \`sluice run\`) first, or pass --store <path>`);
+      throw new UsageError(
+        `no store at ${path}: run \`sluice ingest\` (or \`sluice run\`) first, or pass --store <path>`,
+      );
     }
     let db: Database.Database | undefined;
     try {
@@ -97,7 +110,9 @@ export class SqliteStore implements Store {
       if (error instanceof UsageError) throw error;
       const { code = '', message } = error as { code?: string; message: string };
       if (code.startsWith('SQLITE_READONLY') && !options.readOnly) {
-        throw new UsageError(`cannot write the store ${path} (${message}): check its permissions, or pass another --store.`);
+        throw new UsageError(
+          `cannot write the store ${path} (${message}): check its permissions, or pass another --store.`,
+        );
       }
       throw new UsageError(`cannot open the store ${path}: ${message}. ${advice(code, path)}.`);
     }
@@ -112,9 +127,13 @@ export class SqliteStore implements Store {
       if (error instanceof UsageError || error instanceof StoreError) return Promise.reject(error);
       const { code = '', message } = error as { code?: string; message: string };
       return Promise.reject(
-        new StoreError(`${what}: ${message} (${code || 'no code'}): ${advice(code, this.location)}`, RETRYABLE.test(code), {
-          cause: error,
-        }),
+        new StoreError(
+          `${what}: ${message} (${code || 'no code'}): ${advice(code, this.location)}`,
+          RETRYABLE.test(code),
+          {
+            cause: error,
+          },
+        ),
       );
     }
   }

@@ -131,7 +131,12 @@ export function claimListing(db: Database, job: string, owner: string, ttlMs: nu
     .transaction(() => {
       const row = statement<
         [string],
-        { listed_at: number | null; list_cursor: string | null; lister: string | null; lister_expires: number | null }
+        {
+          listed_at: number | null;
+          list_cursor: string | null;
+          lister: string | null;
+          lister_expires: number | null;
+        }
       >(db, 'SELECT listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(job);
       if (!row) return false;
       const heldByOther = row.lister !== null && row.lister !== owner && (row.lister_expires ?? 0) >= now;
@@ -144,7 +149,11 @@ export function claimListing(db: Database, job: string, owner: string, ttlMs: nu
         ).get(job, owner, now) as { n: number };
         if (others.n > 0) return false;
       }
-      statement(db, 'UPDATE jobs SET lister = ?, lister_expires = ? WHERE name = ?').run(owner, now + ttlMs, job);
+      statement(db, 'UPDATE jobs SET lister = ?, lister_expires = ? WHERE name = ?').run(
+        owner,
+        now + ttlMs,
+        job,
+      );
       return true;
     })
     .immediate();
@@ -161,7 +170,15 @@ export function markListed(db: Database, job: string, now: number): void {
 /** The worker leaves: it stays listed in status, no longer live; a listing it held is let go. */
 export function leaveJob(db: Database, job: string, owner: string, now: number): void {
   db.transaction(() => {
-    statement(db, 'UPDATE workers SET left_at = ?, last_seen = ? WHERE job = ? AND owner = ?').run(now, now, job, owner);
-    statement(db, 'UPDATE jobs SET lister = NULL, lister_expires = NULL WHERE name = ? AND lister = ?').run(job, owner);
+    statement(db, 'UPDATE workers SET left_at = ?, last_seen = ? WHERE job = ? AND owner = ?').run(
+      now,
+      now,
+      job,
+      owner,
+    );
+    statement(db, 'UPDATE jobs SET lister = NULL, lister_expires = NULL WHERE name = ? AND lister = ?').run(
+      job,
+      owner,
+    );
   })();
 }

@@ -26,7 +26,11 @@ export function heartbeat(
     for (const item of items) {
       if (renew.run(now + ttlMs, job, item.id, owner, item.fence).changes !== 1) lost.push(item.id);
     }
-    statement(db, 'UPDATE jobs SET lister_expires = ? WHERE name = ? AND lister = ?').run(now + ttlMs, job, owner);
+    statement(db, 'UPDATE jobs SET lister_expires = ? WHERE name = ? AND lister = ?').run(
+      now + ttlMs,
+      job,
+      owner,
+    );
   }).immediate();
   return { lost };
 }

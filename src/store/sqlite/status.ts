@@ -17,7 +17,9 @@ export function status(db: Database, job: string, now: number): JobStatus {
       lister: string | null;
       lister_expires: number | null;
     }
-  >(db, 'SELECT source, task, listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(job);
+  >(db, 'SELECT source, task, listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(
+    job,
+  );
   const items = { total: 0, pending: 0, leased: 0, done: 0, failed: 0 };
   const bytes = { total: 0, done: 0 };
   let records = 0;
