@@ -11,6 +11,7 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+  ['analyze', async () => (await import('./commands/analyze.js')).registerAnalyze],
 ]);
 
 const program = new Command('sluice')
