@@ -220,7 +220,11 @@ function fromMatch(format: TextFormat, m: RegExpExecArray): Header {
     component: g.component ?? null,
     message: g.msg ?? '',
   };
-  if (format.name === 'access') header.fields = { ...g };
+  if (format.name === 'access') {
+    // The request line is the message: the client, time and sizes vary on every line.
+    header.message = `${g.request ?? ''} ${g.status ?? ''}`;
+    header.fields = { ...g };
+  }
   return header;
 }
 

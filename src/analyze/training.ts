@@ -83,7 +83,7 @@ export class TrainingParser {
       return;
     }
     // Cheap filter: nearly every log line is not training output.
-    if (!/[Ee]poch|loss|'eval_|Loss/.test(raw)) return;
+    if (!this.table && !/[Ee]poch|loss|'eval_|Loss/.test(raw)) return;
     const clean = stripAnsi(raw);
     for (const segment of clean.split(/[\r\b]+/)) if (segment.trim()) this.segment(segment);
   }
