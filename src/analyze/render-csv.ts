@@ -14,7 +14,7 @@ export function renderCsv(a: Analysis): string {
         r.framework,
         e.epoch,
         ...metrics.map((m) => e[m] ?? ''),
-        e.epoch === r.bestEpoch,
+        e.epoch === r.bestEpoch ? 'true' : 'false',
       ]),
     );
     return stringify([['file', 'framework', 'epoch', ...metrics, 'best'], ...rows]);
