@@ -17,6 +17,7 @@ import { healthScore } from '../src/analyze/health.js';
 import { normaliseLevel } from '../src/analyze/levels.js';
 import { parseRules, RULES } from '../src/analyze/rules.js';
 import { escapeControl } from '../src/analyze/text.js';
+import { svgToPng } from '../src/render/chart.js';
 import { CLI, finished, sluice } from './support/cli.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/analyze');
@@ -499,5 +500,27 @@ describe('sluice analyze (command)', () => {
     assert.equal(a.skipped.invalidUtf8Lines, 1);
     assert.equal(a.files.find((f: { path: string }) => f.path.endsWith('empty.log')).lines, 0);
     assert.equal(a.events, 2);
+  });
+});
+
+describe('sluice analyze --plots', () => {
+  it('writes loss and accuracy plots as SVG and PNG, the best epoch marked and text rendered', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-plots-'));
+    try {
+      const run = await sluice(['analyze', fixture('keras2.log'), '--plots', dir]);
+      assert.equal(run.code, 0, run.stderr);
+      const svg = await readFile(path.join(dir, 'keras2-loss.svg'), 'utf8');
+      assert.match(svg, /^<svg/);
+      assert.match(svg, /best epoch 3/);
+      assert.match(svg, /validation loss/);
+      const png = await readFile(path.join(dir, 'keras2-accuracy.png'));
+      assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+      // Text is drawn: the same chart with its text removed gives a clearly smaller PNG.
+      const withText = svgToPng(svg).length;
+      const without = svgToPng(svg.replace(/<text[\s\S]*?<\/text>/g, '')).length;
+      assert.ok(withText > without * 1.2, `PNG ${withText} bytes with text, ${without} without`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
