@@ -26,13 +26,7 @@ export function lastSegment(text: string): string {
   return line;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f\x9b]/g;
-
-/** Control characters (ESC, BEL, NUL...) shown as `\xNN`, so data never drives the terminal. */
-export function escapeControl(text: string): string {
-  return text.replace(CONTROL, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+export { escapeControl } from '../render/escape.js';
 
 /** At most `max` characters, with an ellipsis when cut. */
 export function clip(text: string, max: number): string {

@@ -1,6 +1,7 @@
 // One self-contained HTML page (no outside request: styles, charts and the one small script are
 // inline; the CSP forbids fetching anything), light or dark with the reader's setting. Shared by
 // `analyze --format html` and `report --format html`.
+import { escapeControl } from './escape.js';
 
 export interface Section {
   title: string;
@@ -25,12 +26,7 @@ const ESCAPES: Record<string, string> = {
 
 /** Text made safe for HTML content and attribute values; control characters become visible. */
 export function escapeHtml(text: unknown): string {
-  return String(text ?? '')
-    .replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch)
-    .replace(
-      /[\u0000-\u0008\u000b-\u001f\u007f]/g,
-      (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`,
-    );
+  return escapeControl(String(text ?? '')).replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);
 }
 
 export type Cell = string | number | null | undefined | { html: string; sort?: string | number };
