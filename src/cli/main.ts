@@ -18,6 +18,7 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['export', async () => (await import('./commands/export.js')).registerExport],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+  ['analyze', async () => (await import('./commands/analyze.js')).registerAnalyze],
 ]);
 
 const program = new Command('sluice')
