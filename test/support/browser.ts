@@ -19,9 +19,12 @@ export async function launch(): Promise<Browser> {
   });
 }
 
-/** Opens `url` in a fresh context, refusing (and recording) every request that leaves its origin. */
+/** Opens `url` (http: or file:) in a fresh context, refusing (and recording) every request that leaves it. */
 export async function visit(browser: Browser, url: string): Promise<Visit> {
-  const origin = new URL(url).origin;
+  // A file: page may load only itself; an http page, its own origin.
+  const own = url.startsWith('file:')
+    ? (target: string) => target === url
+    : (target: string) => target.startsWith(new URL(url).origin);
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors: string[] = [];
@@ -32,8 +35,7 @@ export async function visit(browser: Browser, url: string): Promise<Visit> {
   page.on('pageerror', (e) => errors.push(String(e)));
   await context.route('**/*', (route) => {
     const target = route.request().url();
-    if (target.startsWith(origin) || target.startsWith('data:') || target.startsWith('blob:'))
-      return route.continue();
+    if (own(target) || target.startsWith('data:') || target.startsWith('blob:')) return route.continue();
     outside.push(target);
     return route.abort();
   });
