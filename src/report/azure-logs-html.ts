@@ -33,6 +33,17 @@ export function sharesAddingUp(counts: number[]): number[] {
   return floors.map((f) => f / 10);
 }
 
+/** The columns of a row of counts by status class, and its cells. */
+const COUNT_HEADERS = ['records', 'success', 'rate limited', 'client errors', 'server errors', 'no status'];
+const counts = (d: Omit<Report['byDay'][number], 'day'>) => [
+  d.records,
+  d.success,
+  d.rateLimited,
+  d.clientError,
+  d.serverError,
+  d.noStatus,
+];
+
 const label = (m: { model: string | null; version: string | null }) =>
   `${m.model ?? '(no model)'}${m.version ? ` ${m.version}` : ''}`;
 
@@ -89,16 +100,8 @@ export function azureLogsSections(r: Report): Section[] {
           '429s and failures per day',
         ) +
         table(
-          ['day', 'records', 'success', 'rate limited', 'client errors', 'server errors', 'no status'],
-          r.byDay.map((d) => [
-            d.day,
-            d.records,
-            d.success,
-            d.rateLimited,
-            d.clientError,
-            d.serverError,
-            d.noStatus,
-          ]),
+          ['day', ...COUNT_HEADERS],
+          r.byDay.map((d) => [d.day, ...counts(d)]),
         ),
     });
   }
@@ -132,26 +135,8 @@ export function azureLogsSections(r: Report): Section[] {
           '429s per model and version',
         ) +
         table(
-          [
-            'model',
-            'version',
-            'records',
-            'success',
-            'rate limited',
-            'client errors',
-            'server errors',
-            'no status',
-          ],
-          r.byModel.map((m) => [
-            m.model ?? '(none)',
-            m.version ?? '',
-            m.records,
-            m.success,
-            m.rateLimited,
-            m.clientError,
-            m.serverError,
-            m.noStatus,
-          ]),
+          ['model', 'version', ...COUNT_HEADERS],
+          r.byModel.map((m) => [m.model ?? '(none)', m.version ?? '', ...counts(m)]),
         ),
     });
   }
@@ -190,16 +175,8 @@ export function azureLogsSections(r: Report): Section[] {
       title,
       id,
       html: table(
-        ['name', 'records', 'success', 'rate limited', 'client errors', 'server errors', 'no status'],
-        rows.map((d) => [
-          d.name ?? '(none)',
-          d.records,
-          d.success,
-          d.rateLimited,
-          d.clientError,
-          d.serverError,
-          d.noStatus,
-        ]),
+        ['name', ...COUNT_HEADERS],
+        rows.map((d) => [d.name ?? '(none)', ...counts(d)]),
       ),
     });
   }
