@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { Monitor } from '../src/serve/monitor.js';
 import { type RunningServer, startServer } from '../src/serve/server.js';
@@ -57,10 +58,10 @@ function urlOf(child: ChildProcess): Promise<string> {
 }
 
 /** A worker's commit of `ids`, through the store contract. */
-async function commit(store: Store, ids: string[]): Promise<void> {
-  const leased = await store.leaseItems(JOB, OWNER, ids.length, TTL);
+async function commit(store: Store, ids: string[], owner = OWNER): Promise<void> {
+  const leased = await store.leaseItems(JOB, owner, ids.length, TTL);
   const now = Date.now();
-  const { committed } = await store.commitResults(JOB, OWNER, [
+  const { committed } = await store.commitResults(JOB, owner, [
     {
       items: leased.map((i) => ({
         id: i.id,
@@ -247,6 +248,52 @@ describe('sluice serve', () => {
       monitor.stop();
       await server.close();
       await reader.close();
+    }
+  });
+
+  it('watches a PostgreSQL store that a worker elsewhere writes to', async (t) => {
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    const database = `sluice_serve_${process.pid}`;
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+    await admin.query(`CREATE DATABASE ${database}`);
+    const url = `postgres://postgres@127.0.0.1:5432/${database}`;
+    try {
+      let worker: Store;
+      try {
+        worker = await openStore(url);
+      } catch (error) {
+        if (/not available in this build/.test(String(error)))
+          return t.skip('this build has no PostgreSQL store yet');
+        throw error;
+      }
+      const reader = await openStore(url, { create: false, readOnly: true });
+      const monitor = new Monitor(reader, { pollMs: 100 });
+      let server: RunningServer | undefined;
+      try {
+        await worker.openJob({ name: JOB, source: 'file:/elsewhere', task: 'azure-logs', filters: {} });
+        await worker.addItems(JOB, [
+          { id: 'a', size: 10 },
+          { id: 'b', size: 10 },
+          { id: 'c', size: 10 },
+        ]);
+        await worker.heartbeat(JOB, 'remote-worker', [], TTL);
+        await commit(worker, ['a', 'b'], 'remote-worker');
+        await monitor.start();
+        server = await startServer({ monitor, port: 0 });
+        const scraped = (await get(`${server.url}metrics`)).body;
+        assert.equal(metric(scraped, 'sluice_job_items', `job="${JOB}",state="done"`), 2);
+        assert.equal(metric(scraped, 'sluice_job_items', `job="${JOB}",state="pending"`), 1);
+        assert.equal(metric(scraped, 'sluice_job_workers', `job="${JOB}",state="live"`), 1);
+      } finally {
+        monitor.stop();
+        await server?.close();
+        await reader.close();
+        await worker.close();
+      }
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
     }
   });
 });
