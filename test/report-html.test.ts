@@ -105,9 +105,11 @@ describe('report --format html', () => {
     for (const share of shares) assert.ok(html.includes(`· ${share.toFixed(1)} %`), `${share}`);
   });
 
-  it("a task without sections of its own shows its report's lists as tables, and every job its runs", () => {
+  it("a task without sections of its own shows its report's lists as tables (counts with a chart), and every job its runs", () => {
     const html = renderReportHtml({ report, status });
     assert.match(html, /<h2>by_model<\/h2>/);
+    // A map of counts gets a bar chart over its table.
+    assert.match(html, /<h2>status_codes<\/h2><figure class="chart"[^>]*><svg/);
     assert.match(html, /<h2>Run history<\/h2>/);
     assert.match(html, /<h2>Items<\/h2>/);
   });

@@ -73,6 +73,7 @@ const PAIR_COLUMNS: Record<string, [string, string]> = {
   statusCodes: ['code', 'records'],
   statusClasses: ['class', 'records'],
   levels: ['level', 'events'],
+  exitCodes: ['exit_code', 'items'],
 };
 
 /**
@@ -97,7 +98,9 @@ export function reportTables(report: object, taken: ReadonlySet<string> = new Se
       value !== null &&
       typeof value === 'object' &&
       Object.keys(value).length > 0 &&
-      Object.values(value).every((v) => Number.isInteger(v))
+      Object.values(value).every((v) => Number.isInteger(v)) &&
+      // Counts by a value (`{"429": n}`), not figures by name (`{"count", "p50"}`: those go in `report`).
+      (key in PAIR_COLUMNS || Object.keys(value).some((k) => /^\d/.test(k)))
     ) {
       const [k, v] = PAIR_COLUMNS[key] ?? ['name', 'value'];
       tables.push(

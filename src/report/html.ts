@@ -3,7 +3,7 @@
 // report's figures and lists as tables; then what every job has: items, failures, runs, decisions.
 
 import { reportTables } from '../query/tables.js';
-import { lineChartSvg } from '../render/chart.js';
+import { barChartSvg, lineChartSvg } from '../render/chart.js';
 import { chart, escapeHtml, figures, renderPage, type Section, table } from '../render/page.js';
 import { concurrencyChange } from '../serve/monitor.js';
 import type { JobStatus } from '../store/types.js';
@@ -128,24 +128,44 @@ function decisionsSection(status: JobStatus): Section | null {
   };
 }
 
-/** A report without sections of its own: its lists and counts as tables (as `sluice query` sees them). */
+/**
+ * A report without sections of its own: its lists and counts as tables (as `sluice query` sees
+ * them), each map of counts (exit codes, status codes) with a bar chart.
+ */
 function genericSections(report: object): Section[] {
-  return reportTables(report, new Set(['items', 'failures'])).map((t) => ({
-    title: t.name,
-    id: `table-${t.name}`,
-    html: table(
-      t.columns.map((c) => c.name),
-      [...(t.rows() as Iterable<unknown[]>)].map((row) =>
-        row.map((v) =>
-          v === null || v === undefined
-            ? null
-            : typeof v === 'object'
-              ? JSON.stringify(v)
-              : (v as string | number),
-        ),
+  return reportTables(report, new Set(['items'])).map((t) => {
+    const rows = [...(t.rows() as Iterable<unknown[]>)].map((row) =>
+      row.map((v) =>
+        v === null || v === undefined
+          ? null
+          : typeof v === 'object'
+            ? JSON.stringify(v)
+            : (v as string | number),
       ),
-    ),
-  }));
+    );
+    const counts =
+      t.columns.length === 2 && t.columns[1]?.type === 'BIGINT' && rows.length > 0 && rows.length <= 30;
+    const plot = counts
+      ? chart(
+          barChartSvg({
+            title: `${t.columns[1]?.name} by ${t.columns[0]?.name}`,
+            categories: rows.map((r) => String(r[0])),
+            values: rows.map((r) => Number(r[1])),
+          }),
+          t.name,
+        )
+      : '';
+    return {
+      title: t.name,
+      id: `table-${t.name}`,
+      html:
+        plot +
+        table(
+          t.columns.map((c) => c.name),
+          rows,
+        ),
+    };
+  });
 }
 
 export interface ReportPage {
@@ -156,10 +176,13 @@ export interface ReportPage {
 }
 
 export function renderReportHtml({ report, status, sections }: ReportPage): string {
+  // A report with its own list of failures (a command's exit code, where its output went) shows
+  // that one rather than the store's.
+  const ownFailures = !sections && Array.isArray((report as { failures?: unknown }).failures);
   const all = [
     itemsSection(status),
     ...(sections ?? genericSections(report)),
-    failuresSection(status),
+    ownFailures ? null : failuresSection(status),
     runsSection(status),
     decisionsSection(status),
   ].filter((s): s is Section => s !== null);
