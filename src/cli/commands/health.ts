@@ -143,7 +143,7 @@ Examples:
     if (sub !== command) return;
     command.exitOverride((error: CommanderError) => {
       if (error.exitCode === 0) throw error; // --help
-      process.stdout.write(`SLUICE UNKNOWN - bad usage: ${error.message.replace(/^error: /, '')}\n`);
+      unknown(`bad usage: ${error.message.replace(/^error: /, '')}`, process.argv.includes('--json'));
       process.exit(VERDICT_CODE.UNKNOWN);
     });
   });
