@@ -9,6 +9,7 @@ interface ReportFields {
   malformedLines?: number;
   statusClasses?: Record<string, number>;
   latencyMs?: { p50?: number | null; p95?: number | null; p99?: number | null };
+  timeouts?: number;
 }
 
 const STATUS_CLASS_METRICS = ['success', 'rateLimited', 'clientError', 'serverError', 'noStatus'] as const;
@@ -51,6 +52,8 @@ export function measureJob(status: JobStatus, report: object | null, now: number
   }
 
   const r = (report ?? {}) as ReportFields;
+  // A command job's report counts its own timeouts (items stopped at --timeout).
+  if (typeof r.timeouts === 'number') m.timeouts = { value: r.timeouts };
   if (typeof r.records === 'number') {
     m.records = { value: r.records };
     if (typeof r.malformedLines === 'number') m.malformedLines = { value: r.malformedLines };

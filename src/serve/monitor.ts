@@ -36,9 +36,12 @@ export interface Snapshot {
   error: string | null;
 }
 
-/** A concurrency decision as the engine words it (`concurrency 64 -> 44: 503 ServerBusy x3`), else null. */
+/**
+ * A concurrency decision as the governor words it (`concurrency 64 -> 44: 503 ServerBusy x3`), or
+ * the child gate of `run` (`children 8 -> 6: memory 81 % > 75 %`), else null.
+ */
 export function concurrencyChange(message: string): { from: number; to: number } | null {
-  const m = /^concurrency (\d+) -> (\d+)/.exec(message);
+  const m = /^(?:concurrency|children) (\d+) -> (\d+)/.exec(message);
   return m ? { from: Number(m[1]), to: Number(m[2]) } : null;
 }
 
