@@ -13,8 +13,13 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['partitions', async () => (await import('./commands/partitions.js')).registerPartitions],
   ['merge', async () => (await import('./commands/merge.js')).registerMerge],
+  ['health', async () => (await import('./commands/health.js')).registerHealth],
+  ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['query', async () => (await import('./commands/query.js')).registerQuery],
+  ['export', async () => (await import('./commands/export.js')).registerExport],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+  ['analyze', async () => (await import('./commands/analyze.js')).registerAnalyze],
 ]);
 
 const program = new Command('sluice')

@@ -1,0 +1,201 @@
+// `sluice analyze`: errors, templates, training metrics, API latency and a health score from
+// plain-text and JSON logs (files, folders, .gz, stdin), as text, JSON, CSV or one HTML page.
+import { writeFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError } from 'commander';
+import { durationFromText } from '../../analyze/api.js';
+import type { Analysis } from '../../analyze/combine.js';
+import { DRAIN_DEFAULTS } from '../../analyze/drain.js';
+import { LOG_FORMATS, type LogFormat } from '../../analyze/formats.js';
+import { HEALTH_FORMULA } from '../../analyze/health.js';
+import { listInputs, MAX_LINE_BYTES } from '../../analyze/input.js';
+import { renderCsv } from '../../analyze/render-csv.js';
+import { renderText } from '../../analyze/render-text.js';
+import { loadRules, RULES } from '../../analyze/rules.js';
+import { analyzeInputs } from '../../analyze/run.js';
+import { OVERFITTING_RULE } from '../../analyze/training.js';
+import { UsageError } from '../../errors.js';
+import { formatOf, positiveInt, size } from './options.js';
+
+export const ANALYZE_FORMATS = ['text', 'json', 'csv', 'html'] as const;
+export type AnalyzeFormat = (typeof ANALYZE_FORMATS)[number];
+
+export interface AnalyzeCliOptions {
+  format: AnalyzeFormat;
+  out?: string;
+  structured?: string;
+  plots?: string;
+  logFormat: LogFormat | 'auto';
+  include: string[];
+  rules?: string;
+  slow: number;
+  top: number;
+  similarity: number;
+  depth: number;
+  maxLine: number;
+  color?: boolean;
+  follow?: boolean;
+  alert: string[];
+  onAlert?: string;
+}
+
+function milliseconds(value: string): number {
+  const ms = durationFromText(value);
+  if (ms === null || ms <= 0) throw new InvalidArgumentError('expected a duration such as 500ms, 1s or 2.5s');
+  return ms;
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new InvalidArgumentError('expected a number above 0 and at most 1');
+  return n;
+}
+
+function depthOf(value: string): number {
+  const n = positiveInt(value);
+  if (n < 3 || n > 10) throw new InvalidArgumentError('expected a depth from 3 to 10');
+  return n;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerAnalyze(program: Command): void {
+  program
+    .command('analyze')
+    .summary('errors, templates, training metrics, API latency and a health score from log files')
+    .argument(
+      '<paths...>',
+      'files, folders (walked recursively) or - for standard input; .gz files are read as gzip',
+    )
+    .option('--format <format>', ANALYZE_FORMATS.join(' | '), formatOf(ANALYZE_FORMATS), 'text')
+    .option('--out <file>', 'write the report to a file instead of standard output')
+    .option(
+      '--structured <file.csv>',
+      'write one row per event: file,line,time,level,template_id,template,message',
+    )
+    .option('--plots <dir>', 'write loss and accuracy plots of each training run (SVG and PNG)')
+    .option(
+      '--log-format <name>',
+      `force the log format: auto | ${LOG_FORMATS.join(' | ')}`,
+      formatOf(['auto', ...LOG_FORMATS] as const),
+      'auto',
+    )
+    .option(
+      '--include <glob>',
+      'in folders, only files matching this glob (repeatable), e.g. "*.log"',
+      collect,
+      [],
+    )
+    .option(
+      '--rules <file>',
+      'your own error rules (JSON, or lines of "category | severity | regex | advice"), tried before the built-in ones',
+    )
+    .option('--slow <duration>', 'requests at least this slow are slow requests', milliseconds, 1000)
+    .option('--top <n>', 'templates listed in the text report', positiveInt, 10)
+    .option(
+      '--similarity <share>',
+      'Drain similarity threshold: share of a template a message must match (0-1]',
+      share,
+      DRAIN_DEFAULTS.similarity,
+    )
+    .option('--depth <n>', 'Drain parse tree depth (3-10)', depthOf, DRAIN_DEFAULTS.depth)
+    .option(
+      '--max-line <size>',
+      'longest line analysed; longer lines are skipped and counted',
+      size,
+      MAX_LINE_BYTES,
+    )
+    .option('--no-color', 'no colour in the text report (default: colour only on a terminal)')
+    .option(
+      '--follow',
+      'keep reading the files as they grow (rotation and truncation handled), with a live summary',
+    )
+    .option(
+      '--alert <rule>',
+      'with --follow: alert when a rule holds, e.g. "ERROR>5/min" or "category=gpu" (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--on-alert <command>',
+      'with --follow: run this command on each alert (no shell; the alert text is in $SLUICE_ALERT)',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sluice analyze app.log
+  sluice analyze ./logs --include '*.log' --include '*.log.gz' --format json | jq .errors
+  sluice analyze train.log --plots ./plots --format csv > epochs.csv
+  sluice analyze nginx/access.log --slow 500ms
+  sluice analyze ./logs --structured events.csv --format html --out report.html
+  kubectl logs my-pod | sluice analyze -
+
+Formats are detected per file (--log-format forces one): log4j/Java, Python logging, OpenStack
+(oslo), glog/TensorFlow, syslog, Apache/nginx access and error logs, JSON lines, logfmt, Keras,
+Lightning, Hugging Face training output and Lightning's metrics.csv.
+Levels: WARN -> WARNING; FATAL, SEVERE, CRIT, EMERG, ALERT -> CRITICAL; ERR -> ERROR; V D I W E F
+-> TRACE DEBUG INFO WARNING ERROR CRITICAL; only the level in its place counts, never a word in
+the message.
+Overfitting: ${OVERFITTING_RULE}.
+Health score:
+${HEALTH_FORMULA.replace(/^/gm, '  ')}
+Exit codes: 0 done, 2 bad usage or input (a missing path, an unknown format, a bad rules file).`,
+    )
+    .action(async (paths: string[], opts: AnalyzeCliOptions) => {
+      await runAnalyze(paths, opts);
+    });
+}
+
+export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Promise<void> {
+  const userRules = opts.rules ? await loadRules(opts.rules) : [];
+  const files = await listInputs(paths, opts.include);
+  if (files.length === 0) {
+    throw new UsageError(
+      `no files to analyze in ${paths.join(', ')}${opts.include.length ? ` matching ${opts.include.join(', ')}` : ''}`,
+    );
+  }
+  const options = {
+    format: opts.logFormat,
+    rules: [...userRules, ...RULES],
+    slowMs: opts.slow,
+    drain: { ...DRAIN_DEFAULTS, similarity: opts.similarity, depth: opts.depth },
+    year: new Date().getUTCFullYear(),
+    maxLineBytes: opts.maxLine,
+    ...(opts.structured ? { structured: opts.structured } : {}),
+  };
+  if (opts.follow) {
+    const { followFiles } = await import('../../analyze/follow.js');
+    await followFiles(files, options, opts);
+    return;
+  }
+  const { analysis } = await analyzeInputs(files, options);
+  if (opts.plots) {
+    const { writePlots } = await import('../../analyze/plots.js');
+    const written = await writePlots(analysis, opts.plots);
+    process.stderr.write(`plots written: ${written.join(', ') || 'none (no training runs found)'}\n`);
+  }
+  const text = await renderAnalysis(analysis, opts);
+  if (opts.out) {
+    await writeFile(opts.out, text).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`cannot write the report to ${opts.out}: ${error.code ?? error.message}`);
+    });
+    process.stderr.write(`report written to ${opts.out}\n`);
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+export async function renderAnalysis(
+  analysis: Analysis,
+  opts: Pick<AnalyzeCliOptions, 'format' | 'top' | 'color' | 'out'>,
+): Promise<string> {
+  if (opts.format === 'json') return `${JSON.stringify(analysis, null, 2)}\n`;
+  if (opts.format === 'csv') return renderCsv(analysis);
+  if (opts.format === 'html') {
+    const { renderHtml } = await import('../../analyze/render-html.js');
+    return renderHtml(analysis);
+  }
+  const color = opts.color !== false && !opts.out && process.stdout.isTTY === true && !process.env.NO_COLOR;
+  return renderText(analysis, { color, top: opts.top });
+}
