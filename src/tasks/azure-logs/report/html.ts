@@ -1,10 +1,10 @@
 // The azure-logs task's sections of `report --format html`: status classes (shares that add up
 // to 100 %), 429s and failures per day, models and versions, latency, time range. Every figure is
 // one of `report --format json`'s, marked with its key (data-key) so tests and scripts find it.
-import { barChartSvg, lineChartSvg } from '../render/chart.js';
-import { chart, escapeHtml, figures, type Section, table } from '../render/page.js';
+import { barChartSvg, lineChartSvg } from '../../../render/chart.js';
+import { chart, escapeHtml, figures, type Section, table } from '../../../render/page.js';
+import { num } from '../../../report/html.js';
 import type { Report } from './build.js';
-import { num } from './html.js';
 
 const CLASSES = [
   ['success', 'success (2xx)', '#16a34a'],

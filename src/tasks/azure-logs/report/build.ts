@@ -1,9 +1,9 @@
 // Builds the `report --format json` object (DESIGN.md contract) from a job's aggregates.
-import { type Delta, parseDimKey } from '../aggregate/delta.js';
-import type { LatencySketch } from '../aggregate/sketch.js';
-import type { JobStatus } from '../store/types.js';
-import { KEYS } from '../tasks/azure-logs/parse.js';
-import { STATUS_CLASSES, type StatusClass } from '../tasks/azure-logs/record.js';
+import { type Delta, parseDimKey } from '../../../aggregate/delta.js';
+import type { LatencySketch } from '../../../aggregate/sketch.js';
+import type { JobStatus } from '../../../store/types.js';
+import { KEYS } from '../parse.js';
+import { STATUS_CLASSES, type StatusClass } from '../record.js';
 
 export type ClassCounts = Record<StatusClass, number>;
 

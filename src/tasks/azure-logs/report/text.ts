@@ -1,9 +1,9 @@
 // The human report: totals, outcome shares that add up to 100 %, per model and version, per day,
 // latency percentiles and the time range, as aligned plain-text tables.
 
-import { MAX_DISTINCT } from '../tasks/azure-logs/caps.js';
+import { escapeTerminal } from '../../../report/escape.js';
+import { MAX_DISTINCT } from '../caps.js';
 import type { ClassCounts, Report } from './build.js';
-import { escapeTerminal } from './escape.js';
 
 /** Shares of `parts` in tenths of a percent that add up to exactly 100.0 (largest remainder). */
 export function sharesThatAddUp(parts: number[]): number[] {

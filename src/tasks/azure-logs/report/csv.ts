@@ -1,6 +1,7 @@
 // The report as one CSV table: a row per (section, key), so spreadsheets and scripts can pivot it.
+
+import { escapeCsvCell } from '../../../report/escape.js';
 import type { Report } from './build.js';
-import { escapeCsvCell } from './escape.js';
 
 const COLUMNS = [
   'section',
