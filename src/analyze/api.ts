@@ -127,9 +127,9 @@ export function requestFromFields(fields: Record<string, unknown>): ApiRequest |
 
 /** `245ms`, `1.5s`, `0.25` (a bare number under `duration` is taken as milliseconds). */
 export function durationFromText(text: string): number | null {
-  const m = /^\s*([\d.]+)\s*(ns|us|µs|ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*([\d.]+)\s*(ns|us|µs|ms|s|min|m|h)?\s*$/.exec(text);
   if (!m) return null;
-  const scale: Record<string, number> = { ...UNIT_MS, m: 60000, h: 3600000 };
+  const scale: Record<string, number> = { ...UNIT_MS, m: 60000, min: 60000, h: 3600000 };
   return Number(m[1]) * (scale[m[2] ?? 'ms'] ?? 1);
 }
 

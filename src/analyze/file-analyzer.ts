@@ -50,6 +50,8 @@ export interface EventRow {
   /** The cluster's index in this file's Drain state (-1 when templates were capped). */
   cluster: number;
   message: string;
+  /** The error category, for events at ERROR or CRITICAL. */
+  category: Category | null;
 }
 
 export interface ErrorExample {
@@ -256,17 +258,24 @@ export class FileAnalyzer {
       if (!s.last || time > s.last) s.last = time;
     }
     const cluster = this.drain.add(message, level, time);
-    if (isErrorLevel(level)) this.error(event, message, level === 'CRITICAL');
+    const category = isErrorLevel(level) ? this.error(event, message, level === 'CRITICAL') : null;
     const request = header?.fields
       ? this.summary.format === 'access' || 'request' in header.fields
         ? requestFromAccess(header.fields)
         : requestFromFields(header.fields)
       : requestFromText(message);
     if (request) this.api.add(request, this.path, event.line);
-    this.onEvent?.({ line: event.line, time: time ?? header?.time ?? null, level, cluster, message });
+    this.onEvent?.({
+      line: event.line,
+      time: time ?? header?.time ?? null,
+      level,
+      cluster,
+      message,
+      category,
+    });
   }
 
-  private error(event: PendingEvent, message: string, critical: boolean): void {
+  private error(event: PendingEvent, message: string, critical: boolean): Category {
     const full = event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message;
     const rule = categorise(full, this.options.rules);
     const severity = critical ? higherSeverity(rule.severity, 'high') : rule.severity;
@@ -285,6 +294,27 @@ export class FileAnalyzer {
       const said = event.more.length > 0 && !event.header ? `${message} … ${event.more.at(-1)}` : message;
       tally.examples.push({ file: this.path, line: event.line, message: clip(said, EXAMPLE_CHARS) });
     }
+    return rule.category;
+  }
+
+  /**
+   * Settles what is waiting (following a file): decides the format from the lines so far and
+   * ends the event being assembled, so its alerts are not held back until the next line.
+   */
+  settle(): void {
+    if (this.sample) this.flushSample();
+    this.flush();
+  }
+
+  /** The summary so far, without ending anything (a live view while following). */
+  snapshot(): FileSummary {
+    return {
+      ...this.summary,
+      clusters: this.drain.clusters.map((c) => ({ ...c, tokens: [...c.tokens], levels: { ...c.levels } })),
+      templateOverflow: this.drain.overflow,
+      training: this.training.finish(),
+      api: this.api.toData(),
+    };
   }
 
   finish(): FileSummary {

@@ -36,6 +36,7 @@ export interface AnalyzeCliOptions {
   follow?: boolean;
   alert: string[];
   onAlert?: string;
+  alertEvery: number;
 }
 
 function milliseconds(value: string): number {
@@ -117,6 +118,12 @@ export function registerAnalyze(program: Command): void {
       [],
     )
     .option(
+      '--alert-every <duration>',
+      'with --follow: least time between two alerts of one rule',
+      milliseconds,
+      60_000,
+    )
+    .option(
       '--on-alert <command>',
       'with --follow: run this command on each alert (no shell; the alert text is in $SLUICE_ALERT)',
     )
@@ -148,6 +155,9 @@ Exit codes: 0 done, 2 bad usage or input (a missing path, an unknown format, a b
 }
 
 export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Promise<void> {
+  if (!opts.follow && (opts.alert.length > 0 || opts.onAlert)) {
+    throw new UsageError('--alert and --on-alert need --follow');
+  }
   const userRules = opts.rules ? await loadRules(opts.rules) : [];
   const files = await listInputs(paths, opts.include);
   if (files.length === 0) {
@@ -166,7 +176,13 @@ export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Prom
   };
   if (opts.follow) {
     const { followFiles } = await import('../../analyze/follow.js');
-    await followFiles(files, options, opts);
+    await followFiles(files, options, {
+      format: opts.format,
+      alert: opts.alert,
+      alertEvery: opts.alertEvery,
+      top: opts.top,
+      ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
+    });
     return;
   }
   const { analysis } = await analyzeInputs(files, options);
