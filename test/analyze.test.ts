@@ -501,6 +501,24 @@ describe('sluice analyze (command)', () => {
     assert.equal(a.files.find((f: { path: string }) => f.path.endsWith('empty.log')).lines, 0);
     assert.equal(a.events, 2);
   });
+
+  it('reads a folder of many small files', async () => {
+    const many = path.join(dir, 'many');
+    await mkdir(many);
+    for (let i = 0; i < 400; i++) {
+      await writeFile(
+        path.join(many, `f${String(i).padStart(3, '0')}.log`),
+        `2024-01-01 10:00:00,000 ERROR [m] a.B: job ${i} failed: Connection refused\n`,
+      );
+    }
+    const run = await sluice(['analyze', many, '--format', 'json']);
+    assert.equal(run.code, 0, run.stderr);
+    const a = JSON.parse(run.stdout);
+    assert.equal(a.files.length, 400);
+    assert.equal(a.errors.byCategory[0].category, 'network');
+    assert.equal(a.errors.byCategory[0].count, 400);
+    assert.equal(a.templates.length, 1);
+  });
 });
 
 describe('sluice analyze --plots', () => {

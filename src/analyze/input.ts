@@ -62,8 +62,8 @@ export interface LineSink {
   skipLongLine(): void;
   invalidUtf8(): void;
   skipFile(reason: string): void;
-  /** Called after each chunk's lines (a follower settles its events there). */
-  chunkEnd?(): void;
+  /** Called after each chunk's lines: a follower settles its events, a spool waits for its disk. */
+  chunkEnd?(): void | Promise<void>;
 }
 
 /** Opens a file (or stdin for `-`), gunzipping `.gz` files. */
@@ -127,7 +127,7 @@ export async function readLines(stream: Readable, sink: LineSink, maxLine = MAX_
           parts = [];
         } else parts.push(Buffer.from(rest)); // copied: the chunk's memory is reused by the stream
       }
-      sink.chunkEnd?.();
+      await sink.chunkEnd?.();
     }
   } catch (error) {
     const e = error as NodeJS.ErrnoException;

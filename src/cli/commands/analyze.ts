@@ -11,10 +11,10 @@ import { listInputs, MAX_LINE_BYTES } from '../../analyze/input.js';
 import { renderCsv } from '../../analyze/render-csv.js';
 import { renderText } from '../../analyze/render-text.js';
 import { loadRules, RULES } from '../../analyze/rules.js';
-import { analyzeInputs } from '../../analyze/run.js';
+import { AUTO_WORKERS, analyzeInputs, WORKERS_FROM_BYTES } from '../../analyze/run.js';
 import { OVERFITTING_RULE } from '../../analyze/training.js';
 import { UsageError } from '../../errors.js';
-import { formatOf, positiveInt, size } from './options.js';
+import { formatOf, positiveInt, size, wholeNumber } from './options.js';
 
 export const ANALYZE_FORMATS = ['text', 'json', 'csv', 'html'] as const;
 export type AnalyzeFormat = (typeof ANALYZE_FORMATS)[number];
@@ -37,6 +37,7 @@ export interface AnalyzeCliOptions {
   alert: string[];
   onAlert?: string;
   alertEvery: number;
+  workers: number | 'auto';
 }
 
 function milliseconds(value: string): number {
@@ -106,6 +107,12 @@ export function registerAnalyze(program: Command): void {
       size,
       MAX_LINE_BYTES,
     )
+    .option(
+      '--workers <n>',
+      `worker threads across files: a number (0: none), or auto (up to ${AUTO_WORKERS} when the files hold ${WORKERS_FROM_BYTES / 1e6} MB or more)`,
+      (v: string) => (v === 'auto' ? 'auto' : wholeNumber(v)),
+      'auto',
+    )
     .option('--no-color', 'no colour in the text report (default: colour only on a terminal)')
     .option(
       '--follow',
@@ -172,6 +179,7 @@ export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Prom
     drain: { ...DRAIN_DEFAULTS, similarity: opts.similarity, depth: opts.depth },
     year: new Date().getUTCFullYear(),
     maxLineBytes: opts.maxLine,
+    workers: opts.workers,
     ...(opts.structured ? { structured: opts.structured } : {}),
   };
   if (opts.follow) {
