@@ -211,6 +211,7 @@ describe('analyze: training', () => {
       accuracy: 0.935,
       val_loss: 0.19,
       val_accuracy: 0.942,
+      time_s: 13,
     });
     assert.equal(run?.bestEpoch, 3);
     assert.equal(run?.overfitting.detected, true);
@@ -228,6 +229,7 @@ describe('analyze: training', () => {
       loss: 0.25,
       val_accuracy: 0.87,
       val_loss: 0.37,
+      time_s: 27,
     });
     assert.equal(run?.bestEpoch, 3);
     assert.equal(run?.overfitting.detected, false);
@@ -236,14 +238,14 @@ describe('analyze: training', () => {
   it('reads Lightning progress bars and metrics.csv alike, numbering epochs from 1', async () => {
     const bar = (await analyzeFixture('lightning.log')).training[0];
     const csv = (await analyzeFixture('metrics.csv')).training[0];
-    assert.deepEqual(bar?.epochs, csv?.epochs);
-    assert.deepEqual(bar?.epochs[0], {
-      epoch: 1,
-      loss: 1.59,
-      accuracy: 0.688,
-      val_loss: 1.42,
-      val_accuracy: 0.75,
-    });
+    // The bar also tells each epoch's time ([01:57<00:00]); metrics.csv does not.
+    const { time_s, ...metrics } = bar?.epochs[0] ?? {};
+    assert.equal(time_s, 117);
+    assert.deepEqual(metrics, { epoch: 1, loss: 1.59, accuracy: 0.688, val_loss: 1.42, val_accuracy: 0.75 });
+    assert.deepEqual(
+      bar?.epochs.map(({ time_s: _, ...rest }) => rest),
+      csv?.epochs,
+    );
     assert.equal(bar?.bestEpoch, 2);
     assert.equal(bar?.overfitting.fromEpoch, 3);
   });
@@ -445,6 +447,7 @@ describe('sluice analyze (command)', () => {
       'accuracy',
       'val_loss',
       'val_accuracy',
+      'time_s',
       'best',
     ]);
     assert.equal(rows[2]?.best, 'true');

@@ -37,6 +37,8 @@ export const OVERFITTING_RULE =
 const NUMBER = String.raw`[-+]?(?:nan|inf(?:inity)?|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)`;
 const KERAS_PAIR = new RegExp(String.raw`(?:^|\s-\s)([A-Za-z_][\w/]*): (${NUMBER})(?=\s|$)`, 'gi');
 const KERAS_PROGRESS = /^\s*(\d+)\/(\d+)\s/;
+// The epoch's wall time before the per-step time: `- 13s 29ms/step` (Keras 2), `27s 476ms/step` (Keras 3).
+const KERAS_TIME = /\s(\d+(?:\.\d+)?)(ms|s|m)\s+\d+(?:\.\d+)?(?:ms|s|us)\/step/;
 const EPOCH_HEADER = /^\s*Epoch (\d+)\/(\d+)\s*$/;
 const PLAIN_EPOCH = /^\s*Epoch (\d+)\/(\d+)\s*[-:|,]\s*(.*)$/;
 const LIGHTNING = /^\s*Epoch (\d+):\s+\d+%\|.*?\|\s*(\d+)\/(\d+)\s*\[[^\]]*?(?:,\s*(.*))?\]\s*$/;
@@ -104,6 +106,10 @@ export class TrainingParser {
     m = LIGHTNING.exec(text);
     if (m) {
       const metrics = pairs(m[4] ?? '', PAIR_EQ, 'lightning');
+      // [01:57<00:00, ...]: the time the epoch has run so far (its last update: the whole epoch).
+      const took = /\[(?:(\d+):)?(\d+):(\d+)</.exec(text);
+      if (took && Object.keys(metrics).length > 0)
+        metrics.time_s = Number(took[1] ?? 0) * 3600 + Number(took[2]) * 60 + Number(took[3]);
       if (Object.keys(metrics).length > 0) this.set(Number(m[1]) + 1, 'lightning', metrics, false);
       return;
     }
@@ -123,6 +129,8 @@ export class TrainingParser {
       if (m[1] !== m[2] || /ETA:/.test(text)) return;
       const metrics = pairs(text, KERAS_PAIR, 'keras');
       if (Object.keys(metrics).length === 0) return;
+      const took = KERAS_TIME.exec(text);
+      if (took) metrics.time_s = Number(took[1]) * (took[2] === 'ms' ? 0.001 : took[2] === 'm' ? 60 : 1);
       const epoch = Math.max(1, this.kerasEpoch);
       const had = this.epochs.get(epoch);
       // Keras 3 prints the last bar twice, the second time with val_*: keep the fuller one.
