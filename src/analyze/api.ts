@@ -53,7 +53,7 @@ export function requestFromText(text: string): ApiRequest | null {
       durationMs = Number(raw) * (UNIT_MS[unit] ?? 1);
     }
     return {
-      method: g.method!.toUpperCase(),
+      method: (g.method ?? '').toUpperCase(),
       path: g.path ?? null,
       status: Number(g.status),
       durationMs: finite(durationMs),
@@ -151,7 +151,7 @@ export function requestFromAccess(fields: Record<string, unknown>): ApiRequest |
     if (bare)
       durationMs = bare[2]
         ? Number(bare[1])
-        : bare[1]!.includes('.')
+        : (bare[1] ?? '').includes('.')
           ? Number(bare[1]) * 1000
           : Number(bare[1]) / 1000;
   }

@@ -124,13 +124,13 @@ export class Drain {
   private prefixKeys(tokens: string[]): string[] {
     const keys = [String(tokens.length)];
     const layers = Math.min(this.options.depth - 2, tokens.length);
-    for (let i = 0; i < layers; i++) keys.push(tokens[i]!);
+    for (let i = 0; i < layers; i++) keys.push(tokens[i] as string);
     return keys;
   }
 
   private search(tokens: string[]): Cluster | null {
     const [length, ...prefix] = this.prefixKeys(tokens);
-    let at: TreeNode | undefined = this.root.children.get(length!);
+    let at: TreeNode | undefined = this.root.children.get(length as string);
     if (!at) return null;
     for (const token of prefix) {
       const next: TreeNode | undefined = at.children.get(token) ?? at.children.get(WILDCARD);
@@ -141,7 +141,7 @@ export class Drain {
     let bestSim = -1;
     let bestParams = -1;
     for (const index of at.clusters) {
-      const cluster = this.clusters[index]!;
+      const cluster = this.clusters[index] as Cluster;
       const [sim, params] = similarity(cluster.tokens, tokens);
       if (sim > bestSim || (sim === bestSim && params > bestParams)) {
         best = cluster;
@@ -154,10 +154,10 @@ export class Drain {
 
   private insert(cluster: Cluster): void {
     const [length, ...prefix] = this.prefixKeys(cluster.tokens);
-    let at: TreeNode | undefined = this.root.children.get(length!);
+    let at: TreeNode | undefined = this.root.children.get(length as string);
     if (!at) {
       at = node();
-      this.root.children.set(length!, at);
+      this.root.children.set(length as string, at);
     }
     const max = this.options.maxChildren;
     for (const token of prefix) {
@@ -191,7 +191,7 @@ function similarity(template: string[], tokens: string[]): [number, number] {
   let same = 0;
   let params = 0;
   for (let i = 0; i < template.length; i++) {
-    const t = template[i]!;
+    const t = template[i] as string;
     if (t === WILDCARD) params += 1;
     else if (t === tokens[i]) same += 1;
   }

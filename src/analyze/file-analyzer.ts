@@ -3,14 +3,7 @@
 // API requests collected. Pure: no I/O; the result is plain data that merges with other files'.
 import { ApiCounter, type ApiTally, requestFromAccess, requestFromFields, requestFromText } from './api.js';
 import { DRAIN_DEFAULTS, Drain, type DrainOptions } from './drain.js';
-import {
-  detectFormat,
-  type Header,
-  headerFormatOf,
-  type LogFormat,
-  parseAnyHeader,
-  parseHeader,
-} from './formats.js';
+import { detectFormat, type Header, headerFormatOf, type LogFormat, parseAnyHeader } from './formats.js';
 import { emptyLevelCounts, isErrorLevel, type Level } from './levels.js';
 import { type Category, categorise, type Rule, type Severity } from './rules.js';
 import { clip, lastSegment, stripAnsi } from './text.js';

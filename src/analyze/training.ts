@@ -143,7 +143,7 @@ export class TrainingParser {
 
   private huggingFace(text: string): void {
     const fields: Record<string, string> = {};
-    for (const p of text.matchAll(HF_PAIR)) fields[p[1]!] = p[2]!;
+    for (const p of text.matchAll(HF_PAIR)) fields[p[1] as string] = p[2] as string;
     if ('train_runtime' in fields || fields.epoch === undefined) return; // the summary, not an epoch
     const epoch = Math.max(1, Math.ceil(toNumber(fields.epoch) - 1e-6));
     const metrics: Metrics = {};
@@ -170,7 +170,7 @@ export class TrainingParser {
     const metrics: Metrics = {};
     let epoch = 0;
     this.table.forEach((column, i) => {
-      const value = cells[i]!;
+      const value = cells[i] as string;
       if (column === 'Epoch') epoch = Number(value);
       else if (column === 'Step' || value === 'No log') return;
       else {
@@ -216,8 +216,8 @@ export class TrainingParser {
 function pairs(text: string, pattern: RegExp, framework: Framework): Metrics {
   const metrics: Metrics = {};
   for (const m of text.matchAll(pattern)) {
-    const name = metricName(m[1]!, framework);
-    if (name) metrics[name] = toNumber(m[2]!);
+    const name = metricName(m[1] as string, framework);
+    if (name) metrics[name] = toNumber(m[2] as string);
   }
   return metrics;
 }
@@ -244,8 +244,10 @@ export function summariseRun(file: string, framework: Framework, epochs: Epoch[]
 }
 
 export function detectOverfitting(epochs: Epoch[]): Overfitting {
+  const loss = (e: Epoch | undefined) => e?.loss ?? Number.NaN;
+  const val = (e: Epoch | undefined) => e?.val_loss ?? Number.NaN;
   const gapOf = (e: Epoch | undefined) =>
-    e && Number.isFinite(e.val_loss) && Number.isFinite(e.loss) ? round(e.val_loss! - e.loss!) : null;
+    Number.isFinite(val(e)) && Number.isFinite(loss(e)) ? round(val(e) - loss(e)) : null;
   const result: Overfitting = {
     detected: false,
     fromEpoch: null,
@@ -254,11 +256,11 @@ export function detectOverfitting(epochs: Epoch[]): Overfitting {
     rule: OVERFITTING_RULE,
   };
   for (let i = 1; i + 1 < epochs.length; i++) {
-    const [a, b, c] = [epochs[i - 1]!, epochs[i]!, epochs[i + 1]!];
-    if ([a, b, c].some((e) => !Number.isFinite(e.val_loss) || !Number.isFinite(e.loss))) continue;
-    const valRises = b.val_loss! > a.val_loss! && c.val_loss! > b.val_loss!;
-    const lossFalls = b.loss! < a.loss! && c.loss! < b.loss!;
-    if (valRises && lossFalls) {
+    const [a, b, c] = [epochs[i - 1], epochs[i], epochs[i + 1]];
+    // Comparisons with NaN are false: epochs without both losses never count.
+    const valRises = val(b) > val(a) && val(c) > val(b);
+    const lossFalls = loss(b) < loss(a) && loss(c) < loss(b);
+    if (b && valRises && lossFalls) {
       result.detected = true;
       result.fromEpoch = b.epoch;
       result.gapAtStart = gapOf(b);
