@@ -157,6 +157,20 @@ describe('analyze: errors', () => {
     assert.equal(by.database?.count, 1);
   });
 
+  it('counts an event without a level as an error only when a critical rule names it', () => {
+    const s = analyzeText(
+      'sys.log',
+      [
+        'Jun 14 15:16:01 web kernel: Out of memory: Killed process 1234 (python)',
+        'Jun 14 15:16:02 web app[7]: connection timeout set to 30s',
+      ].join('\n'),
+      { rules: RULES },
+    );
+    assert.equal(s.errors.memory?.count, 1);
+    assert.equal(s.errors.network, undefined);
+    assert.equal(s.levels.ERROR, 0);
+  });
+
   it('tries user rules (JSON or the line format) before the built-in ones', () => {
     const lines = parseRules('# mine\nmodel | high | step \\d+ failed | look at the step', 'rules.txt');
     const s = analyzeText('a.log', '2025-03-02 10:00:03,004 - t - ERROR - step 120 failed', {

@@ -251,7 +251,13 @@ export class FileAnalyzer {
       if (!s.last || time > s.last) s.last = time;
     }
     const cluster = this.drain.add(message, level, time);
-    const category = isErrorLevel(level) ? this.error(event, message, level === 'CRITICAL') : null;
+    // An event with no level counts as an error only when a critical rule names it (an OOM kill
+    // in syslog, `loss: nan` in training output): milder words in unleveled lines are too often benign.
+    const category = isErrorLevel(level)
+      ? this.error(event, message, level === 'CRITICAL')
+      : level === null && this.criticalRule(event, message)
+        ? this.error(event, message, false)
+        : null;
     const request = header?.fields
       ? this.summary.format === 'access' || 'request' in header.fields
         ? requestFromAccess(header.fields)
@@ -266,6 +272,14 @@ export class FileAnalyzer {
       message,
       category,
     });
+  }
+
+  private criticalRule(event: PendingEvent, message: string): boolean {
+    const rule = categorise(
+      event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message,
+      this.options.rules,
+    );
+    return rule.severity === 'critical';
   }
 
   private error(event: PendingEvent, message: string, critical: boolean): Category {
