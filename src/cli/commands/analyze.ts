@@ -1,7 +1,7 @@
 // `sluice analyze`: errors, templates, training metrics, API latency and a health score from
 // plain-text and JSON logs (files, folders, .gz, stdin), as text, JSON, CSV or one HTML page.
 import { writeFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { durationFromText } from '../../analyze/api.js';
 import type { Analysis } from '../../analyze/combine.js';
 import { DRAIN_DEFAULTS } from '../../analyze/drain.js';
@@ -92,7 +92,11 @@ export function registerAnalyze(program: Command): void {
       '--rules <file>',
       'your own error rules (JSON, or lines of "category | severity | regex | advice"), tried before the built-in ones',
     )
-    .option('--slow <duration>', 'requests at least this slow are slow requests', milliseconds, 1000)
+    .addOption(
+      new Option('--slow <duration>', 'requests at least this slow are slow requests')
+        .argParser(milliseconds)
+        .default(1000, '1s'),
+    )
     .option('--top <n>', 'templates listed in the text report', positiveInt, 10)
     .option(
       '--similarity <share>',
@@ -101,11 +105,10 @@ export function registerAnalyze(program: Command): void {
       DRAIN_DEFAULTS.similarity,
     )
     .option('--depth <n>', 'Drain parse tree depth (3-10)', depthOf, DRAIN_DEFAULTS.depth)
-    .option(
-      '--max-line <size>',
-      'longest line analysed; longer lines are skipped and counted',
-      size,
-      MAX_LINE_BYTES,
+    .addOption(
+      new Option('--max-line <size>', 'longest line analysed; longer lines are skipped and counted')
+        .argParser(size)
+        .default(MAX_LINE_BYTES, '1MiB'),
     )
     .option(
       '--workers <n>',
@@ -124,11 +127,10 @@ export function registerAnalyze(program: Command): void {
       collect,
       [],
     )
-    .option(
-      '--alert-every <duration>',
-      'with --follow: least time between two alerts of one rule',
-      milliseconds,
-      60_000,
+    .addOption(
+      new Option('--alert-every <duration>', 'with --follow: least time between two alerts of one rule')
+        .argParser(milliseconds)
+        .default(60_000, '1min'),
     )
     .option(
       '--on-alert <command>',
