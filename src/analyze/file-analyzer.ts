@@ -298,7 +298,7 @@ export class FileAnalyzer {
     tally.rules[rule.name] = r;
     if (tally.examples.length < MAX_EXAMPLES) {
       // The line that says what went wrong: for a traceback, its last line.
-      const said = event.more.length > 0 && !event.header ? `${message} … ${event.more.at(-1)}` : message;
+      const said = event.more.length > 0 ? `${message} … ${event.more.at(-1)?.trim()}` : message;
       tally.examples.push({ file: this.path, line: event.line, message: clip(said, EXAMPLE_CHARS) });
     }
     return rule.category;

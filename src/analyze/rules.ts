@@ -49,7 +49,7 @@ export const RULES: Rule[] = [
     'gpu',
     'critical',
     'CUDA out of memory',
-    /CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|OOM when allocating tensor|ResourceExhaustedError/i,
+    /CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|OOM when allocating tensor|ResourceExhaustedError|\(GPU_\d+_bfc\) ran out of memory/i,
     'Lower the batch size, enable gradient checkpointing or mixed precision, or free cached memory (torch.cuda.empty_cache()) between runs.',
   ),
   row(
