@@ -34,7 +34,7 @@ export const AUTO_WORKERS = Math.min(4, os.availableParallelism());
 export const WORKERS_FROM_BYTES = 64e6;
 
 async function threadsFor(files: InputFile[], workers: number | 'auto'): Promise<number> {
-  const paths = files.filter((f) => f.path !== '-').map((f) => f.path);
+  const paths = files.filter((f) => f.path !== '-' && !f.blob).map((f) => f.path);
   if (workers !== 'auto') return Math.min(workers, paths.length);
   let bytes = 0;
   for (const file of paths) {
@@ -80,7 +80,10 @@ export async function analyzeInputs(
       : null;
   try {
     const summaries = await Promise.all(
-      jobs.map((job) => (pool && job.file.path !== '-' ? pool.run(job) : analyzeFileJob(job))),
+      // Standard input and blobs (their source lives here) are read on this thread.
+      jobs.map((job) =>
+        pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job),
+      ),
     );
     const combined = combine(summaries, {
       slowMs: options.slowMs,

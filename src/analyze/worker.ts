@@ -40,7 +40,7 @@ export default async function analyzeFileJob(job: FileJob): Promise<FileSummary>
     },
   };
   try {
-    await readLines(openInput(job.file), sink, job.maxLineBytes);
+    await readLines(await openInput(job.file), sink, job.maxLineBytes);
   } catch (error) {
     analyzer.skipFile(`unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }

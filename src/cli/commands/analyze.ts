@@ -7,10 +7,10 @@ import type { Analysis } from '../../analyze/combine.js';
 import { DRAIN_DEFAULTS } from '../../analyze/drain.js';
 import { LOG_FORMATS, type LogFormat } from '../../analyze/formats.js';
 import { HEALTH_FORMULA } from '../../analyze/health.js';
-import { listInputs, MAX_LINE_BYTES } from '../../analyze/input.js';
+import { type InputFile, listInputs, MAX_LINE_BYTES } from '../../analyze/input.js';
 import { renderCsv } from '../../analyze/render-csv.js';
 import { renderText } from '../../analyze/render-text.js';
-import { loadRules, RULES } from '../../analyze/rules.js';
+import { loadRules, RULES, type Rule } from '../../analyze/rules.js';
 import { AUTO_WORKERS, analyzeInputs, WORKERS_FROM_BYTES } from '../../analyze/run.js';
 import { OVERFITTING_RULE } from '../../analyze/training.js';
 import { UsageError } from '../../errors.js';
@@ -38,6 +38,7 @@ export interface AnalyzeCliOptions {
   onAlert?: string;
   alertEvery: number;
   workers: number | 'auto';
+  connectionString?: string;
 }
 
 function milliseconds(value: string): number {
@@ -116,6 +117,10 @@ export function registerAnalyze(program: Command): void {
       (v: string) => (v === 'auto' ? 'auto' : wholeNumber(v)),
       'auto',
     )
+    .option(
+      '--connection-string <cs>',
+      'for azure:// paths: Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)',
+    )
     .option('--no-color', 'no colour in the text report (default: colour only on a terminal)')
     .option(
       '--follow',
@@ -146,6 +151,7 @@ Examples:
   sluice analyze nginx/access.log --slow 500ms
   sluice analyze ./logs --structured events.csv --format html --out report.html
   kubectl logs my-pod | sluice analyze -
+  sluice analyze azure://myaccount/app-logs/2025/06/ --include '*.log.gz'
 
 Formats are detected per file (--log-format forces one): log4j/Java, Python logging, OpenStack
 (oslo), glog/TensorFlow, syslog, Apache/nginx access and error logs, JSON lines, logfmt, Keras,
@@ -168,7 +174,22 @@ export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Prom
     throw new UsageError('--alert and --on-alert need --follow');
   }
   const userRules = opts.rules ? await loadRules(opts.rules) : [];
-  const files = await listInputs(paths, opts.include);
+  const inputs = await listInputs(paths, opts.include, {
+    ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
+  });
+  try {
+    await analyzeListed(paths, inputs.files, userRules, opts);
+  } finally {
+    await inputs.close();
+  }
+}
+
+async function analyzeListed(
+  paths: string[],
+  files: InputFile[],
+  userRules: Rule[],
+  opts: AnalyzeCliOptions,
+): Promise<void> {
   if (files.length === 0) {
     throw new UsageError(
       `no files to analyze in ${paths.join(', ')}${opts.include.length ? ` matching ${opts.include.join(', ')}` : ''}`,
@@ -185,6 +206,8 @@ export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Prom
     ...(opts.structured ? { structured: opts.structured } : {}),
   };
   if (opts.follow) {
+    if (files.some((f) => f.blob))
+      throw new UsageError('--follow follows local files and standard input, not blobs');
     const { followFiles } = await import('../../analyze/follow.js');
     await followFiles(files, options, {
       format: opts.format,
