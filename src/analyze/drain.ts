@@ -24,6 +24,9 @@ export const DRAIN_DEFAULTS: DrainOptions = {
   maxClusters: 5000,
 };
 
+/** Paths with two or more segments. */
+const PATH_MASK = /(?<![\w/])(?:\/[\w.@%+~-]+){2,}\/?/g;
+
 // Variables masked before mining, most specific first. Each becomes `<*>` within its token.
 const MASKS: RegExp[] = [
   /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, // UUID
@@ -31,7 +34,7 @@ const MASKS: RegExp[] = [
   /\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b/gi, // IPv6 (full form)
   /\b0x[0-9a-f]+\b/gi, // hex literal
   /\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/gi, // hex id (hashes, request ids)
-  /(?<![\w/])(?:\/[\w.@%+~-]+){2,}\/?/g, // paths with two or more segments
+  PATH_MASK,
   /\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hours)\b/g, // durations
   /(?<![A-Za-z])[-+]?\d+(?:[.,:]\d+)*(?![A-Za-z])/g, // numbers (not inside words)
 ];
@@ -39,7 +42,9 @@ const MASKS: RegExp[] = [
 /** The message with variables replaced by `<*>`, split into tokens. */
 export function maskTokens(message: string): string[] {
   let text = message;
-  for (const mask of MASKS) text = text.replace(mask, WILDCARD);
+  // Every mask but the path one needs a digit: messages without any skip them.
+  if (/\d/.test(text)) for (const mask of MASKS) text = text.replace(mask, WILDCARD);
+  else text = text.replace(PATH_MASK, WILDCARD);
   const tokens = text.trim().split(/\s+/);
   return tokens.length === 1 && tokens[0] === '' ? [] : tokens;
 }
