@@ -61,7 +61,7 @@ describe('sluice analyze --follow', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('raises alerts within 2 s for appended lines and after the file is rotated', async () => {
+  it('raises alerts within 2 s for appended lines, after the file is rotated and after it is truncated', async () => {
     const log = path.join(dir, 'app.log');
     const marker = path.join(dir, 'alerted');
     await writeFile(log, '2025-03-02 10:00:00,000 ERROR [main] a.B: old error, before following\n');
@@ -76,6 +76,8 @@ describe('sluice analyze --follow', () => {
         'ERROR>2/min',
         '--alert',
         'category=gpu',
+        '--alert',
+        'category=disk',
         '--alert-every',
         '1s',
         '--on-alert',
@@ -118,6 +120,14 @@ describe('sluice analyze --follow', () => {
       );
       console.log(`gpu alert after rotation in ${gpu} ms`);
       await waitFor(() => /category=gpu/.test(String(safeRead(marker))), 'the --on-alert command');
+
+      // Truncated in place (copytruncate): read again from the start.
+      await writeFile(log, line(5, 'write failed: No space left on device'));
+      const disk = await waitFor(
+        () => /\[category=disk\] disk error at .*app\.log:1:/.test(stdout),
+        'the disk alert after truncation',
+      );
+      console.log(`disk alert after truncation in ${disk} ms`);
       assert.match(await readFile(marker, 'utf8'), /ERROR>2\/min;/);
     } finally {
       child.kill('SIGTERM');

@@ -334,6 +334,32 @@ describe('analyze: API requests', () => {
     assert.equal(a.api.byEndpoint.find((e) => e.endpoint === 'GET /users/{id}')?.requests, 3);
   });
 
+  it('gives latency percentiles within 1 % of the exact values on many requests', () => {
+    let seed = 5;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const durations = Array.from(
+      { length: 5000 },
+      () => Math.round((1 + random() ** 4 * 5000) * 1000) / 1000,
+    );
+    const text = durations.map((d, i) => `RESPONSE GET /items/${i} 200 Duration: ${d}ms`).join('\n');
+    const a = combine([analyzeText('api.log', text, { rules: RULES })], { slowMs: 1000 }).analysis;
+    const sorted = [...durations].sort((x, y) => x - y);
+    for (const [key, q] of [
+      ['p50', 0.5],
+      ['p95', 0.95],
+      ['p99', 0.99],
+    ] as const) {
+      const exact = sorted[Math.floor(q * (sorted.length - 1))] as number;
+      const got = a.api.latencyMs[key] as number;
+      assert.ok(Math.abs(got - exact) <= exact * 0.01, `${key}: ${got} vs exact ${exact}`);
+    }
+    assert.equal(a.api.latencyMs.max, sorted.at(-1));
+    assert.equal(a.api.byEndpoint.length, 1); // /items/{id}
+  });
+
   it('reads request times from access logs and JSON keys', async () => {
     const access = await analyzeFixture('access.log');
     assert.equal(access.api.latencyMs.max, 2500);
