@@ -208,6 +208,11 @@ async function analyzeListed(
   if (opts.follow) {
     if (files.some((f) => f.blob))
       throw new UsageError('--follow follows local files and standard input, not blobs');
+    if (opts.structured || opts.plots) {
+      throw new UsageError(
+        '--structured and --plots are written by a run that ends: leave them out with --follow',
+      );
+    }
     const { followFiles } = await import('../../analyze/follow.js');
     await followFiles(files, options, {
       format: opts.format,
