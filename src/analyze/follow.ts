@@ -1,13 +1,14 @@
 // `sluice analyze --follow`: reads what the files hold, then tails them (rotation and truncation
 // handled by @logdna/tail-file), keeps a live summary on a terminal, and raises alerts: a line on
-// standard output and, if asked, a command run without a shell. Ctrl-C prints the final report.
+// standard output and, if asked, a command run without a shell. Ctrl-C ends it with the analysis
+// of everything read, for the caller to report.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import TailFile from '@logdna/tail-file';
 import { UsageError } from '../errors.js';
 import { type Alert, AlertEngine, parseAlertRule, splitCommand } from './alerts.js';
-import { combine } from './combine.js';
+import { type Analysis, combine } from './combine.js';
 import { type AnalyzeOptions, FileAnalyzer } from './file-analyzer.js';
 import { type InputFile, type LineSink, readLines } from './input.js';
 import { LEVELS } from './levels.js';
@@ -21,7 +22,6 @@ export interface FollowOptions {
   alertEvery?: number;
   /** How often files are polled for new lines. */
   pollMs?: number;
-  top: number;
 }
 
 /** Numbers lines itself, so they restart at 1 when the file is rotated or truncated. */
@@ -51,7 +51,7 @@ export async function followFiles(
   files: InputFile[],
   options: AnalyzeOptions & { maxLineBytes: number },
   cli: FollowOptions,
-): Promise<void> {
+): Promise<Analysis> {
   const rules = cli.alert.map(parseAlertRule);
   const engine = new AlertEngine(rules, cli.alertEvery ?? 60_000);
   const command = cli.onAlert ? splitCommand(cli.onAlert) : null;
@@ -139,6 +139,5 @@ export async function followFiles(
   if (ticker) clearInterval(ticker);
   await Promise.all(tails.map((t) => t.quit().catch(() => undefined)));
   for (const a of analyzers) a.settle();
-  const { renderAnalysis } = await import('../cli/commands/analyze.js');
-  process.stdout.write(await renderAnalysis(summary(), { format: cli.format, top: cli.top, color: false }));
+  return summary();
 }

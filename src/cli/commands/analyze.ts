@@ -214,13 +214,13 @@ async function analyzeListed(
       );
     }
     const { followFiles } = await import('../../analyze/follow.js');
-    await followFiles(files, options, {
+    const analysis = await followFiles(files, options, {
       format: opts.format,
       alert: opts.alert,
       alertEvery: opts.alertEvery,
-      top: opts.top,
       ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
     });
+    await writeReport(analysis, opts);
     return;
   }
   const { analysis } = await analyzeInputs(files, options);
@@ -229,6 +229,10 @@ async function analyzeListed(
     const written = await writePlots(analysis, opts.plots);
     process.stderr.write(`plots written: ${written.join(', ') || 'none (no training runs found)'}\n`);
   }
+  await writeReport(analysis, opts);
+}
+
+async function writeReport(analysis: Analysis, opts: AnalyzeCliOptions): Promise<void> {
   const text = await renderAnalysis(analysis, opts);
   if (opts.out) {
     await writeFile(opts.out, text).catch((error: NodeJS.ErrnoException) => {
