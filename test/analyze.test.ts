@@ -1,7 +1,7 @@
 // `sluice analyze`: the analysis core (pure functions over lines) and the command's contract.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -543,6 +543,19 @@ describe('sluice analyze (command)', () => {
     assert.equal(a.skipped.invalidUtf8Lines, 1);
     assert.equal(a.files.find((f: { path: string }) => f.path.endsWith('empty.log')).lines, 0);
     assert.equal(a.events, 2);
+  });
+
+  it('reads links to files in a folder, and does not follow links to folders', async () => {
+    const linked = path.join(dir, 'linked');
+    await mkdir(linked);
+    await symlink(fixture('python-app.log'), path.join(linked, 'app.log'));
+    await symlink(linked, path.join(linked, 'loop'));
+    const run = await sluice(['analyze', linked, '--format', 'json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      JSON.parse(run.stdout).files.map((f: { path: string }) => f.path),
+      [path.join(linked, 'app.log')],
+    );
   });
 
   it('reads a folder of many small files', async () => {

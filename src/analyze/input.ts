@@ -88,6 +88,9 @@ async function walk(dir: string): Promise<string[]> {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await walk(full)));
     else if (entry.isFile()) out.push(full);
+    // A link to a file is read (Kubernetes' /var/log/containers holds only links); links to
+    // folders are not followed, so a loop of links cannot trap the walk.
+    else if (entry.isSymbolicLink() && (await stat(full).catch(() => null))?.isFile()) out.push(full);
   }
   return out;
 }
