@@ -451,6 +451,28 @@ describe('sluice analyze (command)', () => {
     assert.match(format.stderr, /expected one of/);
   });
 
+  it('forces a format with --log-format, and refuses a rules file it cannot use (exit 2)', async () => {
+    const forced = JSON.parse(
+      (await sluice(['analyze', fixture('python-app.log'), '--log-format', 'plain', '--format', 'json']))
+        .stdout,
+    );
+    assert.equal(forced.files[0].format, 'plain');
+    assert.equal(forced.events, 7); // the traceback is still one event
+    const rules = path.join(dir, 'rules.txt');
+    await writeFile(rules, 'data | urgent | x | y\n');
+    const bad = await sluice(['analyze', fixture('python-app.log'), '--rules', rules]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /rules\.txt:1: severity "urgent"/);
+    const missing = await sluice([
+      'analyze',
+      fixture('python-app.log'),
+      '--rules',
+      path.join(dir, 'none.txt'),
+    ]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read the rules file .*none\.txt: ENOENT/);
+  });
+
   it('writes one structured row per event, with the 1-based line where it starts', async () => {
     const out = path.join(dir, 'events.csv');
     const run = await sluice(['analyze', fixture('python-app.log'), '--structured', out]);

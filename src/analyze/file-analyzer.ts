@@ -109,6 +109,7 @@ export function higherSeverity(a: Severity, b: Severity): Severity {
 // Lines that continue the event before them even when the file has no headers.
 const CONTINUATION =
   /^(?:\s|Caused by:|During handling of the above|The above exception|\.\.\. \d+ more|Suppressed:)/;
+const TRACEBACK = /^Traceback \(most recent call last\)/;
 // The last line of a Python traceback, or an exception line starting an unheadered event.
 const EXCEPTION_LINE = /^(?:[\w.]+(?:Error|Exception|Interrupt|Exit|Warning)|[\w.]+\.\w*Error)(?::|$)/;
 
@@ -209,9 +210,13 @@ export class FileAnalyzer {
       pending &&
       (this.headerFormat !== 'plain'
         ? pending.header !== null || CONTINUATION.test(shown)
-        : CONTINUATION.test(shown) || (pending.traceback && EXCEPTION_LINE.test(shown)));
+        : CONTINUATION.test(shown) ||
+          (pending.traceback && EXCEPTION_LINE.test(shown)) ||
+          // `logger.exception()`: the log line, then its traceback.
+          (pending.header !== null && pending.more.length === 0 && TRACEBACK.test(shown)));
     if (pending && continues) {
       if (pending.more.length < MAX_EVENT_LINES) pending.more.push(shown);
+      if (TRACEBACK.test(shown)) pending.traceback = true;
       // A traceback ends at its exception line.
       if (pending.traceback && EXCEPTION_LINE.test(shown)) pending.traceback = false;
       return;
@@ -222,7 +227,7 @@ export class FileAnalyzer {
       header: null,
       first: shown,
       more: [],
-      traceback: /^Traceback \(most recent call last\)/.test(shown),
+      traceback: TRACEBACK.test(shown),
     };
   }
 
