@@ -44,6 +44,23 @@ async function threadsFor(files: InputFile[], workers: number | 'auto'): Promise
   return 0;
 }
 
+/** Files read at once on the main thread (their I/O overlaps; their parsing does not). */
+const INLINE_FILES_AT_ONCE = 4;
+
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 async function write(out: Writable, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
 }
@@ -79,11 +96,10 @@ export async function analyzeInputs(
         })
       : null;
   try {
-    const summaries = await Promise.all(
-      // Standard input and blobs (their source lives here) are read on this thread.
-      jobs.map((job) =>
-        pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job),
-      ),
+    // Standard input and blobs (their source lives here) are read on this thread. A few files at
+    // a time: a folder of 100,000 files must not open 100,000 streams at once.
+    const summaries = await mapLimit(jobs, pool ? threads * 2 : INLINE_FILES_AT_ONCE, (job) =>
+      pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job),
     );
     const combined = combine(summaries, {
       slowMs: options.slowMs,
