@@ -233,6 +233,20 @@ describe('analyze: training', () => {
     assert.equal(run?.overfitting.gap, 0.1895);
   });
 
+  it('reads Keras verbose=2 lines, one per epoch', () => {
+    const text = [
+      'Epoch 1/2',
+      '313/313 - 0s - loss: 0.0778 - accuracy: 0.9777 - val_loss: 1.2340e-01 - 358ms/epoch - 1ms/step',
+      'Epoch 2/2',
+      '313/313 - 0s - loss: 0.0601 - accuracy: 0.9801 - val_loss: 1.1000e-01 - 350ms/epoch - 1ms/step',
+    ].join('\n');
+    const run = analyzeText('v2.log', text).training;
+    assert.deepEqual(run?.epochs, [
+      { epoch: 1, loss: 0.0778, accuracy: 0.9777, val_loss: 0.1234 },
+      { epoch: 2, loss: 0.0601, accuracy: 0.9801, val_loss: 0.11 },
+    ]);
+  });
+
   it('reads Keras 3 bars through ANSI colours and carriage returns, keeping the bar with val_*', async () => {
     const [run] = (await analyzeFixture('keras3.log')).training;
     assert.equal(run?.epochs.length, 4);
