@@ -32,9 +32,18 @@ describe('analyze HTML page', () => {
   });
 
   it('is self-contained, error-free, and shows the numbers of --format json', async () => {
-    const html = await sluice(['analyze', FIXTURES, '--format', 'html']);
+    // Log text that would load something, run a script or break the layout if it were not escaped.
+    const hostile = path.join(dir, 'hostile.log');
+    await writeFile(
+      hostile,
+      [
+        '2025-03-02 10:00:00,000 ERROR [main] a.B: <img src="http://198.51.100.7/x.png"> failed </td></table><script>document.title="pwned"</script>',
+        '2025-03-02 10:00:01,000 ERROR [main] a.B: bell \x07 and "quotes" & <style>body{display:none}</style>',
+      ].join('\n'),
+    );
+    const html = await sluice(['analyze', FIXTURES, hostile, '--format', 'html']);
     assert.equal(html.code, 0, html.stderr);
-    const json = await sluice(['analyze', FIXTURES, '--format', 'json']);
+    const json = await sluice(['analyze', FIXTURES, hostile, '--format', 'json']);
     const analysis = JSON.parse(json.stdout) as Record<string, unknown>;
     const file = path.join(dir, 'report.html');
     await writeFile(file, html.stdout);
@@ -78,6 +87,9 @@ describe('analyze HTML page', () => {
       [...counts].sort((a, b) => a - b),
     );
 
+    assert.equal(await page.title(), 'sluice analyze', 'no script from the logs ran');
+    assert.ok(await page.locator('section#errors').isVisible());
+    assert.match((await page.locator('section#errors').textContent()) ?? '', /<img src=/);
     assert.deepEqual(problems, [], 'no console errors');
     assert.deepEqual(requests, [], 'no request leaves the page');
     await page.close();

@@ -100,4 +100,28 @@ describe('analyze on loghub samples', () => {
       assert.equal(analysis.events, 2000, system);
     }
   });
+
+  it('gives the same events, templates and figures on worker threads as on one thread', async () => {
+    const runs = [];
+    for (const workers of ['0', '2']) {
+      const out = path.join(dir, `all-${workers}.csv`);
+      const run = await sluice([
+        'analyze',
+        LOGHUB,
+        '--include',
+        '*.log',
+        '--workers',
+        workers,
+        '--structured',
+        out,
+        '--format',
+        'json',
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      runs.push({ json: run.stdout, csv: await readFile(out, 'utf8') });
+    }
+    assert.equal(runs[1]?.json, runs[0]?.json);
+    assert.equal(runs[1]?.csv, runs[0]?.csv);
+    assert.equal(JSON.parse(runs[0]?.json ?? '{}').events, 10_000);
+  });
 });

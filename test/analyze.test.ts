@@ -1,7 +1,7 @@
 // `sluice analyze`: the analysis core (pure functions over lines) and the command's contract.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -157,6 +157,20 @@ describe('analyze: errors', () => {
     assert.equal(by.database?.count, 1);
   });
 
+  it('counts an event without a level as an error only when a critical rule names it', () => {
+    const s = analyzeText(
+      'sys.log',
+      [
+        'Jun 14 15:16:01 web kernel: Out of memory: Killed process 1234 (python)',
+        'Jun 14 15:16:02 web app[7]: connection timeout set to 30s',
+      ].join('\n'),
+      { rules: RULES },
+    );
+    assert.equal(s.errors.memory?.count, 1);
+    assert.equal(s.errors.network, undefined);
+    assert.equal(s.levels.ERROR, 0);
+  });
+
   it('tries user rules (JSON or the line format) before the built-in ones', () => {
     const lines = parseRules('# mine\nmodel | high | step \\d+ failed | look at the step', 'rules.txt');
     const s = analyzeText('a.log', '2025-03-02 10:00:03,004 - t - ERROR - step 120 failed', {
@@ -211,11 +225,26 @@ describe('analyze: training', () => {
       accuracy: 0.935,
       val_loss: 0.19,
       val_accuracy: 0.942,
+      time_s: 13,
     });
     assert.equal(run?.bestEpoch, 3);
     assert.equal(run?.overfitting.detected, true);
     assert.equal(run?.overfitting.fromEpoch, 4);
     assert.equal(run?.overfitting.gap, 0.1895);
+  });
+
+  it('reads Keras verbose=2 lines, one per epoch', () => {
+    const text = [
+      'Epoch 1/2',
+      '313/313 - 0s - loss: 0.0778 - accuracy: 0.9777 - val_loss: 1.2340e-01 - 358ms/epoch - 1ms/step',
+      'Epoch 2/2',
+      '313/313 - 0s - loss: 0.0601 - accuracy: 0.9801 - val_loss: 1.1000e-01 - 350ms/epoch - 1ms/step',
+    ].join('\n');
+    const run = analyzeText('v2.log', text).training;
+    assert.deepEqual(run?.epochs, [
+      { epoch: 1, loss: 0.0778, accuracy: 0.9777, val_loss: 0.1234 },
+      { epoch: 2, loss: 0.0601, accuracy: 0.9801, val_loss: 0.11 },
+    ]);
   });
 
   it('reads Keras 3 bars through ANSI colours and carriage returns, keeping the bar with val_*', async () => {
@@ -228,6 +257,7 @@ describe('analyze: training', () => {
       loss: 0.25,
       val_accuracy: 0.87,
       val_loss: 0.37,
+      time_s: 27,
     });
     assert.equal(run?.bestEpoch, 3);
     assert.equal(run?.overfitting.detected, false);
@@ -236,14 +266,14 @@ describe('analyze: training', () => {
   it('reads Lightning progress bars and metrics.csv alike, numbering epochs from 1', async () => {
     const bar = (await analyzeFixture('lightning.log')).training[0];
     const csv = (await analyzeFixture('metrics.csv')).training[0];
-    assert.deepEqual(bar?.epochs, csv?.epochs);
-    assert.deepEqual(bar?.epochs[0], {
-      epoch: 1,
-      loss: 1.59,
-      accuracy: 0.688,
-      val_loss: 1.42,
-      val_accuracy: 0.75,
-    });
+    // The bar also tells each epoch's time ([01:57<00:00]); metrics.csv does not.
+    const { time_s, ...metrics } = bar?.epochs[0] ?? {};
+    assert.equal(time_s, 117);
+    assert.deepEqual(metrics, { epoch: 1, loss: 1.59, accuracy: 0.688, val_loss: 1.42, val_accuracy: 0.75 });
+    assert.deepEqual(
+      bar?.epochs.map(({ time_s: _, ...rest }) => rest),
+      csv?.epochs,
+    );
     assert.equal(bar?.bestEpoch, 2);
     assert.equal(bar?.overfitting.fromEpoch, 3);
   });
@@ -316,6 +346,32 @@ describe('analyze: API requests', () => {
       [4, 6],
     );
     assert.equal(a.api.byEndpoint.find((e) => e.endpoint === 'GET /users/{id}')?.requests, 3);
+  });
+
+  it('gives latency percentiles within 1 % of the exact values on many requests', () => {
+    let seed = 5;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const durations = Array.from(
+      { length: 5000 },
+      () => Math.round((1 + random() ** 4 * 5000) * 1000) / 1000,
+    );
+    const text = durations.map((d, i) => `RESPONSE GET /items/${i} 200 Duration: ${d}ms`).join('\n');
+    const a = combine([analyzeText('api.log', text, { rules: RULES })], { slowMs: 1000 }).analysis;
+    const sorted = [...durations].sort((x, y) => x - y);
+    for (const [key, q] of [
+      ['p50', 0.5],
+      ['p95', 0.95],
+      ['p99', 0.99],
+    ] as const) {
+      const exact = sorted[Math.floor(q * (sorted.length - 1))] as number;
+      const got = a.api.latencyMs[key] as number;
+      assert.ok(Math.abs(got - exact) <= exact * 0.01, `${key}: ${got} vs exact ${exact}`);
+    }
+    assert.equal(a.api.latencyMs.max, sorted.at(-1));
+    assert.equal(a.api.byEndpoint.length, 1); // /items/{id}
   });
 
   it('reads request times from access logs and JSON keys', async () => {
@@ -409,6 +465,28 @@ describe('sluice analyze (command)', () => {
     assert.match(format.stderr, /expected one of/);
   });
 
+  it('forces a format with --log-format, and refuses a rules file it cannot use (exit 2)', async () => {
+    const forced = JSON.parse(
+      (await sluice(['analyze', fixture('python-app.log'), '--log-format', 'plain', '--format', 'json']))
+        .stdout,
+    );
+    assert.equal(forced.files[0].format, 'plain');
+    assert.equal(forced.events, 7); // the traceback is still one event
+    const rules = path.join(dir, 'rules.txt');
+    await writeFile(rules, 'data | urgent | x | y\n');
+    const bad = await sluice(['analyze', fixture('python-app.log'), '--rules', rules]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /rules\.txt:1: severity "urgent"/);
+    const missing = await sluice([
+      'analyze',
+      fixture('python-app.log'),
+      '--rules',
+      path.join(dir, 'none.txt'),
+    ]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read the rules file .*none\.txt: ENOENT/);
+  });
+
   it('writes one structured row per event, with the 1-based line where it starts', async () => {
     const out = path.join(dir, 'events.csv');
     const run = await sluice(['analyze', fixture('python-app.log'), '--structured', out]);
@@ -445,6 +523,7 @@ describe('sluice analyze (command)', () => {
       'accuracy',
       'val_loss',
       'val_accuracy',
+      'time_s',
       'best',
     ]);
     assert.equal(rows[2]?.best, 'true');
@@ -475,7 +554,7 @@ describe('sluice analyze (command)', () => {
     assert.equal(escapeControl('a\x1bb'), 'a\\x1bb');
   });
 
-  it('skips binary files, over-long lines and reports invalid UTF-8 and empty files without failing', async () => {
+  it('skips binary files and a 100 MB line (in bounded memory), reports invalid UTF-8 and empty files, without failing', async () => {
     const bad = path.join(dir, 'bad');
     await mkdir(bad);
     await writeFile(path.join(bad, 'blob.bin'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 3]));
@@ -486,10 +565,10 @@ describe('sluice analyze (command)', () => {
     );
     await writeFile(
       path.join(bad, 'long.log'),
-      `${'x'.repeat(3_000_000)}\n2024-01-01 10:00:00,000 INFO [m] a.B: after\n`,
+      `${'x'.repeat(100_000_000)}\n2024-01-01 10:00:00,000 INFO [m] a.B: after\n`,
     );
     const run = await sluice(['analyze', bad, '--format', 'json', '--max-line', '1MB'], {
-      nodeArgs: ['--max-old-space-size=96'],
+      nodeArgs: ['--max-old-space-size=64'],
     });
     assert.equal(run.code, 0, run.stderr);
     const a = JSON.parse(run.stdout);
@@ -500,6 +579,37 @@ describe('sluice analyze (command)', () => {
     assert.equal(a.skipped.invalidUtf8Lines, 1);
     assert.equal(a.files.find((f: { path: string }) => f.path.endsWith('empty.log')).lines, 0);
     assert.equal(a.events, 2);
+  });
+
+  it('reads links to files in a folder, and does not follow links to folders', async () => {
+    const linked = path.join(dir, 'linked');
+    await mkdir(linked);
+    await symlink(fixture('python-app.log'), path.join(linked, 'app.log'));
+    await symlink(linked, path.join(linked, 'loop'));
+    const run = await sluice(['analyze', linked, '--format', 'json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      JSON.parse(run.stdout).files.map((f: { path: string }) => f.path),
+      [path.join(linked, 'app.log')],
+    );
+  });
+
+  it('reads a folder of many small files', async () => {
+    const many = path.join(dir, 'many');
+    await mkdir(many);
+    for (let i = 0; i < 400; i++) {
+      await writeFile(
+        path.join(many, `f${String(i).padStart(3, '0')}.log`),
+        `2024-01-01 10:00:00,000 ERROR [m] a.B: job ${i} failed: Connection refused\n`,
+      );
+    }
+    const run = await sluice(['analyze', many, '--format', 'json']);
+    assert.equal(run.code, 0, run.stderr);
+    const a = JSON.parse(run.stdout);
+    assert.equal(a.files.length, 400);
+    assert.equal(a.errors.byCategory[0].category, 'network');
+    assert.equal(a.errors.byCategory[0].count, 400);
+    assert.equal(a.templates.length, 1);
   });
 });
 

@@ -53,7 +53,7 @@ export function requestFromText(text: string): ApiRequest | null {
       durationMs = Number(raw) * (UNIT_MS[unit] ?? 1);
     }
     return {
-      method: g.method!.toUpperCase(),
+      method: (g.method ?? '').toUpperCase(),
       path: g.path ?? null,
       status: Number(g.status),
       durationMs: finite(durationMs),
@@ -127,9 +127,9 @@ export function requestFromFields(fields: Record<string, unknown>): ApiRequest |
 
 /** `245ms`, `1.5s`, `0.25` (a bare number under `duration` is taken as milliseconds). */
 export function durationFromText(text: string): number | null {
-  const m = /^\s*([\d.]+)\s*(ns|us|µs|ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*([\d.]+)\s*(ns|us|µs|ms|s|min|m|h)?\s*$/.exec(text);
   if (!m) return null;
-  const scale: Record<string, number> = { ...UNIT_MS, m: 60000, h: 3600000 };
+  const scale: Record<string, number> = { ...UNIT_MS, m: 60000, min: 60000, h: 3600000 };
   return Number(m[1]) * (scale[m[2] ?? 'ms'] ?? 1);
 }
 
@@ -151,7 +151,7 @@ export function requestFromAccess(fields: Record<string, unknown>): ApiRequest |
     if (bare)
       durationMs = bare[2]
         ? Number(bare[1])
-        : bare[1]!.includes('.')
+        : (bare[1] ?? '').includes('.')
           ? Number(bare[1]) * 1000
           : Number(bare[1]) / 1000;
   }

@@ -24,6 +24,9 @@ export const DRAIN_DEFAULTS: DrainOptions = {
   maxClusters: 5000,
 };
 
+/** Paths with two or more segments. */
+const PATH_MASK = /(?<![\w/])(?:\/[\w.@%+~-]+){2,}\/?/g;
+
 // Variables masked before mining, most specific first. Each becomes `<*>` within its token.
 const MASKS: RegExp[] = [
   /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, // UUID
@@ -31,7 +34,7 @@ const MASKS: RegExp[] = [
   /\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b/gi, // IPv6 (full form)
   /\b0x[0-9a-f]+\b/gi, // hex literal
   /\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/gi, // hex id (hashes, request ids)
-  /(?<![\w/])(?:\/[\w.@%+~-]+){2,}\/?/g, // paths with two or more segments
+  PATH_MASK,
   /\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hours)\b/g, // durations
   /(?<![A-Za-z])[-+]?\d+(?:[.,:]\d+)*(?![A-Za-z])/g, // numbers (not inside words)
 ];
@@ -39,7 +42,9 @@ const MASKS: RegExp[] = [
 /** The message with variables replaced by `<*>`, split into tokens. */
 export function maskTokens(message: string): string[] {
   let text = message;
-  for (const mask of MASKS) text = text.replace(mask, WILDCARD);
+  // Every mask but the path one needs a digit: messages without any skip them.
+  if (/\d/.test(text)) for (const mask of MASKS) text = text.replace(mask, WILDCARD);
+  else text = text.replace(PATH_MASK, WILDCARD);
   const tokens = text.trim().split(/\s+/);
   return tokens.length === 1 && tokens[0] === '' ? [] : tokens;
 }
@@ -124,13 +129,13 @@ export class Drain {
   private prefixKeys(tokens: string[]): string[] {
     const keys = [String(tokens.length)];
     const layers = Math.min(this.options.depth - 2, tokens.length);
-    for (let i = 0; i < layers; i++) keys.push(tokens[i]!);
+    for (let i = 0; i < layers; i++) keys.push(tokens[i] as string);
     return keys;
   }
 
   private search(tokens: string[]): Cluster | null {
     const [length, ...prefix] = this.prefixKeys(tokens);
-    let at: TreeNode | undefined = this.root.children.get(length!);
+    let at: TreeNode | undefined = this.root.children.get(length as string);
     if (!at) return null;
     for (const token of prefix) {
       const next: TreeNode | undefined = at.children.get(token) ?? at.children.get(WILDCARD);
@@ -141,7 +146,7 @@ export class Drain {
     let bestSim = -1;
     let bestParams = -1;
     for (const index of at.clusters) {
-      const cluster = this.clusters[index]!;
+      const cluster = this.clusters[index] as Cluster;
       const [sim, params] = similarity(cluster.tokens, tokens);
       if (sim > bestSim || (sim === bestSim && params > bestParams)) {
         best = cluster;
@@ -154,10 +159,10 @@ export class Drain {
 
   private insert(cluster: Cluster): void {
     const [length, ...prefix] = this.prefixKeys(cluster.tokens);
-    let at: TreeNode | undefined = this.root.children.get(length!);
+    let at: TreeNode | undefined = this.root.children.get(length as string);
     if (!at) {
       at = node();
-      this.root.children.set(length!, at);
+      this.root.children.set(length as string, at);
     }
     const max = this.options.maxChildren;
     for (const token of prefix) {
@@ -191,7 +196,7 @@ function similarity(template: string[], tokens: string[]): [number, number] {
   let same = 0;
   let params = 0;
   for (let i = 0; i < template.length; i++) {
-    const t = template[i]!;
+    const t = template[i] as string;
     if (t === WILDCARD) params += 1;
     else if (t === tokens[i]) same += 1;
   }

@@ -3,14 +3,7 @@
 // API requests collected. Pure: no I/O; the result is plain data that merges with other files'.
 import { ApiCounter, type ApiTally, requestFromAccess, requestFromFields, requestFromText } from './api.js';
 import { DRAIN_DEFAULTS, Drain, type DrainOptions } from './drain.js';
-import {
-  detectFormat,
-  type Header,
-  headerFormatOf,
-  type LogFormat,
-  parseAnyHeader,
-  parseHeader,
-} from './formats.js';
+import { detectFormat, type Header, headerFormatOf, type LogFormat, parseAnyHeader } from './formats.js';
 import { emptyLevelCounts, isErrorLevel, type Level } from './levels.js';
 import { type Category, categorise, type Rule, type Severity } from './rules.js';
 import { clip, lastSegment, stripAnsi } from './text.js';
@@ -50,6 +43,8 @@ export interface EventRow {
   /** The cluster's index in this file's Drain state (-1 when templates were capped). */
   cluster: number;
   message: string;
+  /** The error category, for events at ERROR or CRITICAL. */
+  category: Category | null;
 }
 
 export interface ErrorExample {
@@ -114,6 +109,7 @@ export function higherSeverity(a: Severity, b: Severity): Severity {
 // Lines that continue the event before them even when the file has no headers.
 const CONTINUATION =
   /^(?:\s|Caused by:|During handling of the above|The above exception|\.\.\. \d+ more|Suppressed:)/;
+const TRACEBACK = /^Traceback \(most recent call last\)/;
 // The last line of a Python traceback, or an exception line starting an unheadered event.
 const EXCEPTION_LINE = /^(?:[\w.]+(?:Error|Exception|Interrupt|Exit|Warning)|[\w.]+\.\w*Error)(?::|$)/;
 
@@ -214,9 +210,13 @@ export class FileAnalyzer {
       pending &&
       (this.headerFormat !== 'plain'
         ? pending.header !== null || CONTINUATION.test(shown)
-        : CONTINUATION.test(shown) || (pending.traceback && EXCEPTION_LINE.test(shown)));
+        : CONTINUATION.test(shown) ||
+          (pending.traceback && EXCEPTION_LINE.test(shown)) ||
+          // `logger.exception()`: the log line, then its traceback.
+          (pending.header !== null && pending.more.length === 0 && TRACEBACK.test(shown)));
     if (pending && continues) {
       if (pending.more.length < MAX_EVENT_LINES) pending.more.push(shown);
+      if (TRACEBACK.test(shown)) pending.traceback = true;
       // A traceback ends at its exception line.
       if (pending.traceback && EXCEPTION_LINE.test(shown)) pending.traceback = false;
       return;
@@ -227,7 +227,7 @@ export class FileAnalyzer {
       header: null,
       first: shown,
       more: [],
-      traceback: /^Traceback \(most recent call last\)/.test(shown),
+      traceback: TRACEBACK.test(shown),
     };
   }
 
@@ -256,17 +256,38 @@ export class FileAnalyzer {
       if (!s.last || time > s.last) s.last = time;
     }
     const cluster = this.drain.add(message, level, time);
-    if (isErrorLevel(level)) this.error(event, message, level === 'CRITICAL');
+    // An event with no level counts as an error only when a critical rule names it (an OOM kill
+    // in syslog, `loss: nan` in training output): milder words in unleveled lines are too often benign.
+    const category = isErrorLevel(level)
+      ? this.error(event, message, level === 'CRITICAL')
+      : level === null && this.criticalRule(event, message)
+        ? this.error(event, message, false)
+        : null;
     const request = header?.fields
       ? this.summary.format === 'access' || 'request' in header.fields
         ? requestFromAccess(header.fields)
         : requestFromFields(header.fields)
       : requestFromText(message);
     if (request) this.api.add(request, this.path, event.line);
-    this.onEvent?.({ line: event.line, time: time ?? header?.time ?? null, level, cluster, message });
+    this.onEvent?.({
+      line: event.line,
+      time: time ?? header?.time ?? null,
+      level,
+      cluster,
+      message,
+      category,
+    });
   }
 
-  private error(event: PendingEvent, message: string, critical: boolean): void {
+  private criticalRule(event: PendingEvent, message: string): boolean {
+    const rule = categorise(
+      event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message,
+      this.options.rules,
+    );
+    return rule.severity === 'critical';
+  }
+
+  private error(event: PendingEvent, message: string, critical: boolean): Category {
     const full = event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message;
     const rule = categorise(full, this.options.rules);
     const severity = critical ? higherSeverity(rule.severity, 'high') : rule.severity;
@@ -282,9 +303,30 @@ export class FileAnalyzer {
     tally.rules[rule.name] = r;
     if (tally.examples.length < MAX_EXAMPLES) {
       // The line that says what went wrong: for a traceback, its last line.
-      const said = event.more.length > 0 && !event.header ? `${message} … ${event.more.at(-1)}` : message;
+      const said = event.more.length > 0 ? `${message} … ${event.more.at(-1)?.trim()}` : message;
       tally.examples.push({ file: this.path, line: event.line, message: clip(said, EXAMPLE_CHARS) });
     }
+    return rule.category;
+  }
+
+  /**
+   * Settles what is waiting (following a file): decides the format from the lines so far and
+   * ends the event being assembled, so its alerts are not held back until the next line.
+   */
+  settle(): void {
+    if (this.sample) this.flushSample();
+    this.flush();
+  }
+
+  /** The summary so far, without ending anything (a live view while following). */
+  snapshot(): FileSummary {
+    return {
+      ...this.summary,
+      clusters: this.drain.clusters.map((c) => ({ ...c, tokens: [...c.tokens], levels: { ...c.levels } })),
+      templateOverflow: this.drain.overflow,
+      training: this.training.finish(),
+      api: this.api.toData(),
+    };
   }
 
   finish(): FileSummary {

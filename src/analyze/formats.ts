@@ -204,7 +204,7 @@ export function parseLogfmtLine(line: string): Header | null {
   let pairs = 0;
   for (const m of line.matchAll(LOGFMT_PAIR)) {
     const raw = m[2] ?? '';
-    fields[m[1]!] = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+    fields[m[1] as string] = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
     pairs += 1;
   }
   if (pairs < 2) return null;
@@ -287,7 +287,7 @@ export function isMetricsCsvHeader(line: string): boolean {
 export function detectFormat(sample: readonly string[]): LogFormat {
   const lines = sample.filter((l) => l.trim() !== '');
   if (lines.length === 0) return 'plain';
-  if (isMetricsCsvHeader(lines[0]!)) return 'metrics-csv';
+  if (isMetricsCsvHeader(lines[0] as string)) return 'metrics-csv';
   const counts = new Map<LogFormat, number>();
   const training = new Map<LogFormat, number>();
   const add = (map: Map<LogFormat, number>, key: LogFormat) => map.set(key, (map.get(key) ?? 0) + 1);

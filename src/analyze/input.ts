@@ -10,22 +10,57 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
+import { isBlobAddress, parseBlobAddress } from '../sources/azure/address.js';
+import { openSource, type SourceOptions } from '../sources/index.js';
+import type { Source } from '../sources/types.js';
 
 export interface InputFile {
-  /** As shown in reports: the path given, or the path inside a given folder; `-` for stdin. */
+  /** As shown in reports: the path given, the path inside a given folder, `-` for stdin, or `azure://account/container/blob`. */
   path: string;
+  /** For a blob: the source it is listed in and its name there (read on the main thread). */
+  blob?: { source: Source; id: string };
+}
+
+export interface Inputs {
+  files: InputFile[];
+  /** Closes the blob sources opened for the listing. */
+  close(): Promise<void>;
 }
 
 /** Default cap on one line; longer lines are skipped and counted. */
 export const MAX_LINE_BYTES = 1 << 20;
 
-/** The files `paths` name, in a stable order. A missing path is a usage error (exit 2). */
-export async function listInputs(paths: string[], include: string[] = []): Promise<InputFile[]> {
+/**
+ * The files `paths` name, in a stable order: local files and folders, `-`, and Azure blob
+ * addresses (`azure://account/container/prefix` or an https URL, listed with the credentials
+ * `sources/` chooses). A missing path is a usage error (exit 2).
+ */
+export async function listInputs(
+  paths: string[],
+  include: string[] = [],
+  sourceOptions: SourceOptions = {},
+): Promise<Inputs> {
   const isIncluded = include.length > 0 ? picomatch(include, { dot: true }) : () => true;
   const files: InputFile[] = [];
+  const sources: Source[] = [];
+  const close = async () => {
+    await Promise.all(sources.map((s) => s.close()));
+  };
   for (const given of paths) {
     if (given === '-') {
       files.push({ path: '-' });
+      continue;
+    }
+    if (isBlobAddress(given)) {
+      const source = await openSource(given, sourceOptions);
+      sources.push(source);
+      const { account, container } = parseBlobAddress(given);
+      for await (const item of source.list()) {
+        const name = item.id.slice(item.id.lastIndexOf('/') + 1);
+        if (isIncluded(item.id) || isIncluded(name)) {
+          files.push({ path: `azure://${account}/${container}/${item.id}`, blob: { source, id: item.id } });
+        }
+      }
       continue;
     }
     const info = await stat(given).catch((error: NodeJS.ErrnoException) => {
@@ -42,7 +77,7 @@ export async function listInputs(paths: string[], include: string[] = []): Promi
       files.push({ path: given });
     }
   }
-  return files;
+  return { files, close };
 }
 
 async function walk(dir: string): Promise<string[]> {
@@ -53,6 +88,9 @@ async function walk(dir: string): Promise<string[]> {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await walk(full)));
     else if (entry.isFile()) out.push(full);
+    // A link to a file is read (Kubernetes' /var/log/containers holds only links); links to
+    // folders are not followed, so a loop of links cannot trap the walk.
+    else if (entry.isSymbolicLink() && (await stat(full).catch(() => null))?.isFile()) out.push(full);
   }
   return out;
 }
@@ -62,13 +100,21 @@ export interface LineSink {
   skipLongLine(): void;
   invalidUtf8(): void;
   skipFile(reason: string): void;
+  /** Called after each chunk's lines: a follower settles its events, a spool waits for its disk. */
+  chunkEnd?(): void | Promise<void>;
 }
 
-/** Opens a file (or stdin for `-`), gunzipping `.gz` files. */
-export function openInput(file: InputFile): Readable {
+/** Opens a file, a blob or stdin for `-`, gunzipping `.gz` names. */
+export async function openInput(file: InputFile): Promise<Readable> {
   if (file.path === '-') return process.stdin;
-  const stream = createReadStream(file.path, { highWaterMark: 1 << 18 });
-  return file.path.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+  const stream = file.blob
+    ? await file.blob.source.open(file.blob.id, 0)
+    : createReadStream(file.path, { highWaterMark: 1 << 18 });
+  if (!file.path.endsWith('.gz')) return stream;
+  const gunzip = createGunzip();
+  // A broken source stream surfaces where the lines are read, through the gunzip stream.
+  stream.on('error', (error: Error) => gunzip.destroy(error));
+  return stream.pipe(gunzip);
 }
 
 /**
@@ -125,6 +171,7 @@ export async function readLines(stream: Readable, sink: LineSink, maxLine = MAX_
           parts = [];
         } else parts.push(Buffer.from(rest)); // copied: the chunk's memory is reused by the stream
       }
+      await sink.chunkEnd?.();
     }
   } catch (error) {
     const e = error as NodeJS.ErrnoException;

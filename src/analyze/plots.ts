@@ -19,7 +19,7 @@ export function trainingCharts(run: JsonTrainingRun): { kind: 'loss' | 'accuracy
     const series = [
       { name: `training ${kind}`, values: run.epochs.map((e) => value(e[kind])) },
       { name: `validation ${kind}`, values: run.epochs.map((e) => value(e[`val_${kind}`])), dashed: true },
-    ].filter((s, i) => has(i === 0 ? kind : `val_${kind}`));
+    ].filter((_, i) => has(i === 0 ? kind : `val_${kind}`));
     if (series.length === 0) continue;
     charts.push({
       kind,

@@ -44,7 +44,7 @@ export function renderText(a: Analysis, options: TextOptions): string {
       LEVELS.filter((l) => a.levels[l] > 0)
         .map((l) => `${l} ${count(a.levels[l])}`)
         .join('  ') || 'none'
-    }` + (a.eventsWithoutLevel > 0 ? dim(`  (no level: ${count(a.eventsWithoutLevel)})`) : ''),
+    }${a.eventsWithoutLevel > 0 ? dim(`  (no level: ${count(a.eventsWithoutLevel)})`) : ''}`,
   );
 
   if (a.errors.byCategory.length > 0) {

@@ -49,7 +49,7 @@ export const RULES: Rule[] = [
     'gpu',
     'critical',
     'CUDA out of memory',
-    /CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|OOM when allocating tensor|ResourceExhaustedError/i,
+    /CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|OOM when allocating tensor|ResourceExhaustedError|\(GPU_\d+_bfc\) ran out of memory/i,
     'Lower the batch size, enable gradient checkpointing or mixed precision, or free cached memory (torch.cuda.empty_cache()) between runs.',
   ),
   row(
@@ -114,7 +114,7 @@ export const RULES: Rule[] = [
     'disk',
     'medium',
     'file not found',
-    /No such file or directory|FileNotFoundError|ENOENT|NoSuchFileException|FileNotFoundException/i,
+    /No such file or directory|File does not exist|FileNotFoundError|ENOENT|NoSuchFileException|FileNotFoundException/i,
     'A path the program expects is missing: check the working directory, the configured paths and that the step producing the file ran first.',
   ),
   // auth
@@ -181,7 +181,7 @@ export const RULES: Rule[] = [
     'model',
     'critical',
     'NaN or inf loss',
-    /\bloss\b.*\b(?:nan|inf)\b|NaN (?:or Inf )?(?:loss|found)|Loss is nan|non-finite loss|detected NaN/i,
+    /(?:\b|_)loss\b.*\b(?:nan|inf)\b|NaN (?:or Inf )?(?:loss|found)|Loss is nan|non-finite loss|detected NaN/i,
     'The training diverged: lower the learning rate, add gradient clipping, check the inputs for NaN, and use loss scaling with mixed precision.',
   ),
   row(

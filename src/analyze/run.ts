@@ -1,51 +1,64 @@
-// Runs an analysis over files: each file read and analysed on its own (its own Drain state), then
-// combined; `--structured` rows are spooled to a temporary file while reading and written with
-// their final, merged template once every file is done, so memory does not grow with the input.
-
+// Runs an analysis over files: each file read and analysed on its own (its own Drain state) on a
+// pool of worker threads when there are several, then combined; `--structured` rows are spooled
+// per file while reading and written with their final, merged template at the end, so memory does
+// not grow with the input.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
+import { Piscina } from 'piscina';
 import { type Combined, combine } from './combine.js';
-import {
-  ANALYZE_DEFAULTS,
-  type AnalyzeOptions,
-  type EventRow,
-  FileAnalyzer,
-  type FileSummary,
-} from './file-analyzer.js';
-import { type InputFile, MAX_LINE_BYTES, openInput, readLines } from './input.js';
+import { ANALYZE_DEFAULTS, type AnalyzeOptions, type FileSummary } from './file-analyzer.js';
+import { type InputFile, MAX_LINE_BYTES } from './input.js';
+import analyzeFileJob, { type FileJob } from './worker.js';
 
 export interface RunOptions extends AnalyzeOptions {
   maxLineBytes: number;
   /** Where to write one CSV row per event, if anywhere. */
   structured?: string;
   topTemplates?: number;
+  /**
+   * Worker threads across files; 0 analyses on the main thread. `auto` (the default) uses up to 4
+   * (the cores, if fewer) when the files hold at least WORKERS_FROM_BYTES, where threads pay off.
+   */
+  workers?: number | 'auto';
 }
 
 export const STRUCTURED_COLUMNS = ['file', 'line', 'time', 'level', 'template_id', 'template', 'message'];
 
-/** Analyses one file (or stdin) to its summary; `onEvent` sees every event. */
-export async function analyzeFile(
-  file: InputFile,
-  options: AnalyzeOptions,
-  maxLineBytes = MAX_LINE_BYTES,
-  onEvent?: (row: EventRow) => void,
-): Promise<FileSummary> {
-  const analyzer = new FileAnalyzer(file.path, options, onEvent);
-  let stream: ReturnType<typeof openInput>;
-  try {
-    stream = openInput(file);
-  } catch (error) {
-    analyzer.skipFile(`unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    return analyzer.finish();
+export const AUTO_WORKERS = Math.min(4, os.availableParallelism());
+export const WORKERS_FROM_BYTES = 64e6;
+
+async function threadsFor(files: InputFile[], workers: number | 'auto'): Promise<number> {
+  const paths = files.filter((f) => f.path !== '-' && !f.blob).map((f) => f.path);
+  if (workers !== 'auto') return Math.min(workers, paths.length);
+  let bytes = 0;
+  for (const file of paths) {
+    bytes += (await stat(file).catch(() => ({ size: 0 }))).size;
+    if (bytes >= WORKERS_FROM_BYTES) return Math.min(AUTO_WORKERS, paths.length);
   }
-  await readLines(stream, analyzer, maxLineBytes);
-  return analyzer.finish();
+  return 0;
+}
+
+/** Files read at once on the main thread (their I/O overlaps; their parsing does not). */
+const INLINE_FILES_AT_ONCE = 4;
+
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 async function write(out: Writable, text: string): Promise<void> {
@@ -58,80 +71,84 @@ export async function analyzeInputs(
 ): Promise<Combined> {
   const options: RunOptions = { ...ANALYZE_DEFAULTS, maxLineBytes: MAX_LINE_BYTES, ...partial };
   const spoolDir = options.structured ? await mkdtemp(path.join(os.tmpdir(), 'sluice-analyze-')) : null;
-  const spoolPath = spoolDir ? path.join(spoolDir, 'events.jsonl') : null;
-  const spool = spoolPath ? createWriteStream(spoolPath) : null;
+  const analyzeOptions: AnalyzeOptions = {
+    format: options.format,
+    rules: options.rules,
+    slowMs: options.slowMs,
+    drain: options.drain,
+    year: options.year,
+  };
+  const jobs: FileJob[] = files.map((file, index) => ({
+    file,
+    options: analyzeOptions,
+    maxLineBytes: options.maxLineBytes,
+    spool: spoolDir ? path.join(spoolDir, `${index}.jsonl`) : null,
+  }));
+  const threads = await threadsFor(files, options.workers ?? 'auto');
+  // The compiled worker; under tsx (tests of the core) there is none and files run inline.
+  const workerUrl = new URL('./worker.js', import.meta.url);
+  const pool =
+    threads >= 2 && import.meta.url.endsWith('.js')
+      ? new Piscina<FileJob, FileSummary>({
+          filename: workerUrl.href,
+          minThreads: threads,
+          maxThreads: threads,
+        })
+      : null;
   try {
-    const summaries: FileSummary[] = [];
-    for (const [index, file] of files.entries()) {
-      let pending = '';
-      const flushSpool = async () => {
-        if (spool && pending) {
-          const text = pending;
-          pending = '';
-          await write(spool, text);
-        }
-      };
-      const onEvent = spool
-        ? (row: EventRow) => {
-            pending += `${JSON.stringify([index, row.line, row.time, row.level, row.cluster, row.message])}\n`;
-            if (pending.length > 1 << 16) void flushSpool();
-          }
-        : undefined;
-      summaries.push(await analyzeFile(file, options, options.maxLineBytes, onEvent));
-      await flushSpool();
-    }
+    // Standard input and blobs (their source lives here) are read on this thread. A few files at
+    // a time: a folder of 100,000 files must not open 100,000 streams at once.
+    const summaries = await mapLimit(jobs, pool ? threads * 2 : INLINE_FILES_AT_ONCE, (job) =>
+      pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job),
+    );
     const combined = combine(summaries, {
       slowMs: options.slowMs,
       drain: options.drain,
       ...(options.topTemplates !== undefined ? { topTemplates: options.topTemplates } : {}),
     });
-    if (spool && spoolPath && options.structured) {
-      spool.end();
-      await once(spool, 'close');
-      await writeStructured(spoolPath, options.structured, files, combined);
-    }
+    if (options.structured) await writeStructured(jobs, options.structured, combined);
     return combined;
   } finally {
-    if (spool && !spool.closed) spool.destroy();
+    await pool?.destroy();
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
   }
 }
 
-async function writeStructured(
-  spoolPath: string,
-  target: string,
-  files: InputFile[],
-  combined: Combined,
-): Promise<void> {
+async function writeStructured(jobs: FileJob[], target: string, combined: Combined): Promise<void> {
   const out = target === '-' ? process.stdout : createWriteStream(target);
   await write(out, stringify([STRUCTURED_COLUMNS]));
-  const lines = createInterface({ input: createReadStream(spoolPath), crlfDelay: Number.POSITIVE_INFINITY });
-  let batch: unknown[][] = [];
-  for await (const text of lines) {
-    const [index, line, time, level, cluster, message] = JSON.parse(text) as [
-      number,
-      number,
-      string | null,
-      string | null,
-      number,
-      string,
-    ];
-    const template = combined.templateOf(index, cluster);
-    batch.push([
-      files[index]?.path ?? '',
-      line,
-      time ?? '',
-      level ?? '',
-      template?.id ?? '',
-      template?.template ?? '',
-      message,
-    ]);
-    if (batch.length >= 1000) {
-      await write(out, stringify(batch));
-      batch = [];
+  for (const [index, job] of jobs.entries()) {
+    if (!job.spool) continue;
+    const lines = createInterface({
+      input: createReadStream(job.spool),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    let batch: unknown[][] = [];
+    for await (const text of lines) {
+      const [line, time, level, cluster, message] = JSON.parse(text) as [
+        number,
+        string | null,
+        string | null,
+        number,
+        string,
+      ];
+      const template = combined.templateOf(index, cluster);
+      batch.push([
+        job.file.path,
+        line,
+        time ?? '',
+        level ?? '',
+        template?.id ?? '',
+        template?.template ?? '',
+        message,
+      ]);
+      if (batch.length >= 1000) {
+        await write(out, stringify(batch));
+        batch = [];
+      }
     }
+    if (batch.length > 0) await write(out, stringify(batch));
   }
-  if (batch.length > 0) await write(out, stringify(batch));
   if (out !== process.stdout) {
     (out as ReturnType<typeof createWriteStream>).end();
     await once(out, 'close');

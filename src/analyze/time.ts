@@ -34,18 +34,21 @@ function iso(
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
+/** Group `i` of a match as a number. */
+const n = (m: RegExpExecArray, i: number) => Number(m[i]);
+
 const LAYOUTS: [RegExp, (m: RegExpExecArray, year: number) => string | null][] = [
   // 2015-10-18 18:01:47,978 / 2024-01-01T12:00:00.123456+02:00 / 2024/01/01 12:00:00
   [
     /^(\d{4})[-/](\d{2})[-/](\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$/,
     (m, _) =>
       iso(
-        +m[1]!,
-        +m[2]!,
-        +m[3]!,
-        +m[4]!,
-        +m[5]!,
-        +m[6]!,
+        n(m, 1),
+        n(m, 2),
+        n(m, 3),
+        n(m, 4),
+        n(m, 5),
+        n(m, 6),
         m[7],
         m[8] ? m[8].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2') : 'Z',
       ),
@@ -53,33 +56,42 @@ const LAYOUTS: [RegExp, (m: RegExpExecArray, year: number) => string | null][] =
   // 081109 203615 (HDFS: yyMMdd HHmmss)
   [
     /^(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})$/,
-    (m) => iso(2000 + +m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!),
+    (m) => iso(2000 + n(m, 1), n(m, 2), n(m, 3), n(m, 4), n(m, 5), n(m, 6)),
   ],
   // 17/06/09 20:10:40 (Spark: yy/MM/dd)
   [
     /^(\d{2})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})$/,
-    (m) => iso(2000 + +m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!),
+    (m) => iso(2000 + n(m, 1), n(m, 2), n(m, 3), n(m, 4), n(m, 5), n(m, 6)),
   ],
   // 10/Oct/2000:13:55:36 -0700 (access logs)
   [
     /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?: ([+-]\d{2})(\d{2}))?$/,
     (m) =>
-      iso(+m[3]!, MONTHS[m[2]!] ?? 0, +m[1]!, +m[4]!, +m[5]!, +m[6]!, m[7], m[8] ? `${m[8]}:${m[9]}` : 'Z'),
+      iso(
+        n(m, 3),
+        MONTHS[m[2] ?? ''] ?? 0,
+        n(m, 1),
+        n(m, 4),
+        n(m, 5),
+        n(m, 6),
+        m[7],
+        m[8] ? `${m[8]}:${m[9]}` : 'Z',
+      ),
   ],
   // Wed Oct 11 14:32:52.123456 2000 (Apache error log)
   [
     /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d+))? (\d{4})$/,
-    (m) => iso(+m[7]!, MONTHS[m[1]!] ?? 0, +m[2]!, +m[3]!, +m[4]!, +m[5]!, m[6]),
+    (m) => iso(n(m, 7), MONTHS[m[1] ?? ''] ?? 0, n(m, 2), n(m, 3), n(m, 4), n(m, 5), m[6]),
   ],
   // Jun 14 15:16:01 (syslog: no year, the caller's year is used)
   [
     /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/,
-    (m, year) => iso(year, MONTHS[m[1]!] ?? 0, +m[2]!, +m[3]!, +m[4]!, +m[5]!, m[6]),
+    (m, year) => iso(year, MONTHS[m[1] ?? ''] ?? 0, n(m, 2), n(m, 3), n(m, 4), n(m, 5), m[6]),
   ],
   // glog: 0302 10:00:01.123456 (MMdd, no year)
   [
     /^(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/,
-    (m, year) => iso(year, +m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, m[6]),
+    (m, year) => iso(year, n(m, 1), n(m, 2), n(m, 3), n(m, 4), n(m, 5), m[6]),
   ],
 ];
 

@@ -37,6 +37,8 @@ export const OVERFITTING_RULE =
 const NUMBER = String.raw`[-+]?(?:nan|inf(?:inity)?|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)`;
 const KERAS_PAIR = new RegExp(String.raw`(?:^|\s-\s)([A-Za-z_][\w/]*): (${NUMBER})(?=\s|$)`, 'gi');
 const KERAS_PROGRESS = /^\s*(\d+)\/(\d+)\s/;
+// The epoch's wall time before the per-step time: `- 13s 29ms/step` (Keras 2), `27s 476ms/step` (Keras 3).
+const KERAS_TIME = /\s(\d+(?:\.\d+)?)(ms|s|m)\s+\d+(?:\.\d+)?(?:ms|s|us)\/step/;
 const EPOCH_HEADER = /^\s*Epoch (\d+)\/(\d+)\s*$/;
 const PLAIN_EPOCH = /^\s*Epoch (\d+)\/(\d+)\s*[-:|,]\s*(.*)$/;
 const LIGHTNING = /^\s*Epoch (\d+):\s+\d+%\|.*?\|\s*(\d+)\/(\d+)\s*\[[^\]]*?(?:,\s*(.*))?\]\s*$/;
@@ -104,6 +106,10 @@ export class TrainingParser {
     m = LIGHTNING.exec(text);
     if (m) {
       const metrics = pairs(m[4] ?? '', PAIR_EQ, 'lightning');
+      // [01:57<00:00, ...]: the time the epoch has run so far (its last update: the whole epoch).
+      const took = /\[(?:(\d+):)?(\d+):(\d+)</.exec(text);
+      if (took && Object.keys(metrics).length > 0)
+        metrics.time_s = Number(took[1] ?? 0) * 3600 + Number(took[2]) * 60 + Number(took[3]);
       if (Object.keys(metrics).length > 0) this.set(Number(m[1]) + 1, 'lightning', metrics, false);
       return;
     }
@@ -123,6 +129,8 @@ export class TrainingParser {
       if (m[1] !== m[2] || /ETA:/.test(text)) return;
       const metrics = pairs(text, KERAS_PAIR, 'keras');
       if (Object.keys(metrics).length === 0) return;
+      const took = KERAS_TIME.exec(text);
+      if (took) metrics.time_s = Number(took[1]) * (took[2] === 'ms' ? 0.001 : took[2] === 'm' ? 60 : 1);
       const epoch = Math.max(1, this.kerasEpoch);
       const had = this.epochs.get(epoch);
       // Keras 3 prints the last bar twice, the second time with val_*: keep the fuller one.
@@ -135,7 +143,7 @@ export class TrainingParser {
 
   private huggingFace(text: string): void {
     const fields: Record<string, string> = {};
-    for (const p of text.matchAll(HF_PAIR)) fields[p[1]!] = p[2]!;
+    for (const p of text.matchAll(HF_PAIR)) fields[p[1] as string] = p[2] as string;
     if ('train_runtime' in fields || fields.epoch === undefined) return; // the summary, not an epoch
     const epoch = Math.max(1, Math.ceil(toNumber(fields.epoch) - 1e-6));
     const metrics: Metrics = {};
@@ -162,7 +170,7 @@ export class TrainingParser {
     const metrics: Metrics = {};
     let epoch = 0;
     this.table.forEach((column, i) => {
-      const value = cells[i]!;
+      const value = cells[i] as string;
       if (column === 'Epoch') epoch = Number(value);
       else if (column === 'Step' || value === 'No log') return;
       else {
@@ -208,8 +216,8 @@ export class TrainingParser {
 function pairs(text: string, pattern: RegExp, framework: Framework): Metrics {
   const metrics: Metrics = {};
   for (const m of text.matchAll(pattern)) {
-    const name = metricName(m[1]!, framework);
-    if (name) metrics[name] = toNumber(m[2]!);
+    const name = metricName(m[1] as string, framework);
+    if (name) metrics[name] = toNumber(m[2] as string);
   }
   return metrics;
 }
@@ -236,8 +244,10 @@ export function summariseRun(file: string, framework: Framework, epochs: Epoch[]
 }
 
 export function detectOverfitting(epochs: Epoch[]): Overfitting {
+  const loss = (e: Epoch | undefined) => e?.loss ?? Number.NaN;
+  const val = (e: Epoch | undefined) => e?.val_loss ?? Number.NaN;
   const gapOf = (e: Epoch | undefined) =>
-    e && Number.isFinite(e.val_loss) && Number.isFinite(e.loss) ? round(e.val_loss! - e.loss!) : null;
+    Number.isFinite(val(e)) && Number.isFinite(loss(e)) ? round(val(e) - loss(e)) : null;
   const result: Overfitting = {
     detected: false,
     fromEpoch: null,
@@ -246,11 +256,11 @@ export function detectOverfitting(epochs: Epoch[]): Overfitting {
     rule: OVERFITTING_RULE,
   };
   for (let i = 1; i + 1 < epochs.length; i++) {
-    const [a, b, c] = [epochs[i - 1]!, epochs[i]!, epochs[i + 1]!];
-    if ([a, b, c].some((e) => !Number.isFinite(e.val_loss) || !Number.isFinite(e.loss))) continue;
-    const valRises = b.val_loss! > a.val_loss! && c.val_loss! > b.val_loss!;
-    const lossFalls = b.loss! < a.loss! && c.loss! < b.loss!;
-    if (valRises && lossFalls) {
+    const [a, b, c] = [epochs[i - 1], epochs[i], epochs[i + 1]];
+    // Comparisons with NaN are false: epochs without both losses never count.
+    const valRises = val(b) > val(a) && val(c) > val(b);
+    const lossFalls = loss(b) < loss(a) && loss(c) < loss(b);
+    if (b && valRises && lossFalls) {
       result.detected = true;
       result.fromEpoch = b.epoch;
       result.gapAtStart = gapOf(b);

@@ -1,20 +1,20 @@
 // `sluice analyze`: errors, templates, training metrics, API latency and a health score from
 // plain-text and JSON logs (files, folders, .gz, stdin), as text, JSON, CSV or one HTML page.
 import { writeFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { durationFromText } from '../../analyze/api.js';
 import type { Analysis } from '../../analyze/combine.js';
 import { DRAIN_DEFAULTS } from '../../analyze/drain.js';
 import { LOG_FORMATS, type LogFormat } from '../../analyze/formats.js';
 import { HEALTH_FORMULA } from '../../analyze/health.js';
-import { listInputs, MAX_LINE_BYTES } from '../../analyze/input.js';
+import { type InputFile, listInputs, MAX_LINE_BYTES } from '../../analyze/input.js';
 import { renderCsv } from '../../analyze/render-csv.js';
 import { renderText } from '../../analyze/render-text.js';
-import { loadRules, RULES } from '../../analyze/rules.js';
-import { analyzeInputs } from '../../analyze/run.js';
+import { loadRules, RULES, type Rule } from '../../analyze/rules.js';
+import { AUTO_WORKERS, analyzeInputs, WORKERS_FROM_BYTES } from '../../analyze/run.js';
 import { OVERFITTING_RULE } from '../../analyze/training.js';
 import { UsageError } from '../../errors.js';
-import { formatOf, positiveInt, size } from './options.js';
+import { formatOf, positiveInt, size, wholeNumber } from './options.js';
 
 export const ANALYZE_FORMATS = ['text', 'json', 'csv', 'html'] as const;
 export type AnalyzeFormat = (typeof ANALYZE_FORMATS)[number];
@@ -36,6 +36,9 @@ export interface AnalyzeCliOptions {
   follow?: boolean;
   alert: string[];
   onAlert?: string;
+  alertEvery: number;
+  workers: number | 'auto';
+  connectionString?: string;
 }
 
 function milliseconds(value: string): number {
@@ -90,7 +93,11 @@ export function registerAnalyze(program: Command): void {
       '--rules <file>',
       'your own error rules (JSON, or lines of "category | severity | regex | advice"), tried before the built-in ones',
     )
-    .option('--slow <duration>', 'requests at least this slow are slow requests', milliseconds, 1000)
+    .addOption(
+      new Option('--slow <duration>', 'requests at least this slow are slow requests')
+        .argParser(milliseconds)
+        .default(1000, '1s'),
+    )
     .option('--top <n>', 'templates listed in the text report', positiveInt, 10)
     .option(
       '--similarity <share>',
@@ -99,11 +106,20 @@ export function registerAnalyze(program: Command): void {
       DRAIN_DEFAULTS.similarity,
     )
     .option('--depth <n>', 'Drain parse tree depth (3-10)', depthOf, DRAIN_DEFAULTS.depth)
+    .addOption(
+      new Option('--max-line <size>', 'longest line analysed; longer lines are skipped and counted')
+        .argParser(size)
+        .default(MAX_LINE_BYTES, '1MiB'),
+    )
     .option(
-      '--max-line <size>',
-      'longest line analysed; longer lines are skipped and counted',
-      size,
-      MAX_LINE_BYTES,
+      '--workers <n>',
+      `worker threads across files: a number (0: none), or auto (up to ${AUTO_WORKERS} when the files hold ${WORKERS_FROM_BYTES / 1e6} MB or more)`,
+      (v: string) => (v === 'auto' ? 'auto' : wholeNumber(v)),
+      'auto',
+    )
+    .option(
+      '--connection-string <cs>',
+      'for azure:// paths: Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)',
     )
     .option('--no-color', 'no colour in the text report (default: colour only on a terminal)')
     .option(
@@ -115,6 +131,11 @@ export function registerAnalyze(program: Command): void {
       'with --follow: alert when a rule holds, e.g. "ERROR>5/min" or "category=gpu" (repeatable)',
       collect,
       [],
+    )
+    .addOption(
+      new Option('--alert-every <duration>', 'with --follow: least time between two alerts of one rule')
+        .argParser(milliseconds)
+        .default(60_000, '1min'),
     )
     .option(
       '--on-alert <command>',
@@ -130,6 +151,7 @@ Examples:
   sluice analyze nginx/access.log --slow 500ms
   sluice analyze ./logs --structured events.csv --format html --out report.html
   kubectl logs my-pod | sluice analyze -
+  sluice analyze azure://myaccount/app-logs/2025/06/ --include '*.log.gz'
 
 Formats are detected per file (--log-format forces one): log4j/Java, Python logging, OpenStack
 (oslo), glog/TensorFlow, syslog, Apache/nginx access and error logs, JSON lines, logfmt, Keras,
@@ -148,8 +170,26 @@ Exit codes: 0 done, 2 bad usage or input (a missing path, an unknown format, a b
 }
 
 export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Promise<void> {
+  if (!opts.follow && (opts.alert.length > 0 || opts.onAlert)) {
+    throw new UsageError('--alert and --on-alert need --follow');
+  }
   const userRules = opts.rules ? await loadRules(opts.rules) : [];
-  const files = await listInputs(paths, opts.include);
+  const inputs = await listInputs(paths, opts.include, {
+    ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
+  });
+  try {
+    await analyzeListed(paths, inputs.files, userRules, opts);
+  } finally {
+    await inputs.close();
+  }
+}
+
+async function analyzeListed(
+  paths: string[],
+  files: InputFile[],
+  userRules: Rule[],
+  opts: AnalyzeCliOptions,
+): Promise<void> {
   if (files.length === 0) {
     throw new UsageError(
       `no files to analyze in ${paths.join(', ')}${opts.include.length ? ` matching ${opts.include.join(', ')}` : ''}`,
@@ -162,11 +202,25 @@ export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Prom
     drain: { ...DRAIN_DEFAULTS, similarity: opts.similarity, depth: opts.depth },
     year: new Date().getUTCFullYear(),
     maxLineBytes: opts.maxLine,
+    workers: opts.workers,
     ...(opts.structured ? { structured: opts.structured } : {}),
   };
   if (opts.follow) {
+    if (files.some((f) => f.blob))
+      throw new UsageError('--follow follows local files and standard input, not blobs');
+    if (opts.structured || opts.plots) {
+      throw new UsageError(
+        '--structured and --plots are written by a run that ends: leave them out with --follow',
+      );
+    }
     const { followFiles } = await import('../../analyze/follow.js');
-    await followFiles(files, options, opts);
+    const analysis = await followFiles(files, options, {
+      format: opts.format,
+      alert: opts.alert,
+      alertEvery: opts.alertEvery,
+      ...(opts.onAlert ? { onAlert: opts.onAlert } : {}),
+    });
+    await writeReport(analysis, opts);
     return;
   }
   const { analysis } = await analyzeInputs(files, options);
@@ -175,6 +229,10 @@ export async function runAnalyze(paths: string[], opts: AnalyzeCliOptions): Prom
     const written = await writePlots(analysis, opts.plots);
     process.stderr.write(`plots written: ${written.join(', ') || 'none (no training runs found)'}\n`);
   }
+  await writeReport(analysis, opts);
+}
+
+async function writeReport(analysis: Analysis, opts: AnalyzeCliOptions): Promise<void> {
   const text = await renderAnalysis(analysis, opts);
   if (opts.out) {
     await writeFile(opts.out, text).catch((error: NodeJS.ErrnoException) => {
