@@ -71,6 +71,7 @@ describe('workers sharing a job', () => {
   it('takes over the items of a frozen worker once its leases run out; the thawed worker commits nothing twice', async () => {
     const store = path.join(dir, 'frozen.db');
     const frozen = start(ingest(store, '--lease-ttl', '5'));
+    const frozenDone = finished(frozen); // collected from the start: its end cannot be missed
     await waitForEvent(frozen, (e) => e.event === 'commit' && Number(e.items) > 0);
     frozen.kill('SIGSTOP');
     try {
@@ -87,7 +88,7 @@ describe('workers sharing a job', () => {
     } finally {
       frozen.kill('SIGCONT');
     }
-    const thawed = await finished(frozen);
+    const thawed = await frozenDone;
     assert.equal(thawed.code, 0, thawed.stderr);
     assert.deepEqual(compareReports(await reportOf(store), truth), []);
   });

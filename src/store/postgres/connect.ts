@@ -66,7 +66,13 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     idleTimeoutMillis: 30_000,
     application_name: 'sluice',
     // Our tables live in their own schema, so a shared database's own `jobs` or `items` are safe.
-    options: `-c search_path=sluice${options.readOnly ? ' -c default_transaction_read_only=on' : ''}`,
+    // A worker frozen (SIGSTOP, a paused VM) in the middle of a transaction would hold its row
+    // locks, the job's shared counters among them, and stall every other worker: the server ends
+    // such a session after 5 s (sluice's transactions take milliseconds), and a lock waited on for
+    // 15 s is given up as a retryable error rather than a hang.
+    options:
+      '-c search_path=sluice -c idle_in_transaction_session_timeout=5000 -c lock_timeout=15000' +
+      (options.readOnly ? ' -c default_transaction_read_only=on' : ''),
     types,
   });
   // An idle connection the server dropped (restart, pg_terminate_backend) is an event, not a crash:

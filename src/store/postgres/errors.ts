@@ -6,7 +6,8 @@ import { StoreError } from '../types.js';
 import { redact } from './connect.js';
 
 /** SQLSTATEs worth trying again: class 08 (connection) plus these. */
-const RETRYABLE_CODES = new Set(['57P01', '57P02', '57P03', '40001', '40P01', '53300']);
+// 55P03: a lock not had within lock_timeout; 25P03: the session was ended for idling in a transaction.
+const RETRYABLE_CODES = new Set(['57P01', '57P02', '57P03', '40001', '40P01', '53300', '55P03', '25P03']);
 
 /** Node's socket errors: the server went away or cannot be reached for now. */
 const RETRYABLE_SOCKET = new Set([
