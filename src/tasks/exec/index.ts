@@ -136,6 +136,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
         try {
           await options.afterSuccess(item, out, signal);
         } catch (error) {
+          if (error instanceof UsageError) throw error; // a rejected credential: no item would upload
           const failed = new ItemError(`the command succeeded but ${(error as Error).message}`, true);
           failed.detail = { result, metrics };
           throw failed;
