@@ -115,7 +115,7 @@ describe('ingest of a folder', () => {
     });
   });
 
-  it('isolates an unreadable item: the run goes on, the item ends failed with its error, --retry-failed recovers it', async () => {
+  it('isolates an unreadable item: the run goes on, the item ends failed at once (a missing file is permanent) with its error, --retry-failed recovers it', async () => {
     const folder = path.join(dir, 'broken');
     await mkdir(path.join(folder, 'a'), { recursive: true });
     await mkdir(path.join(folder, 'b'), { recursive: true });
@@ -145,7 +145,8 @@ describe('ingest of a folder', () => {
     assert.equal(s.items.done, 1);
     assert.equal(s.items.failed, 1);
     assert.equal(s.failures[0]?.id, 'b/PT1H.json');
-    assert.equal(s.failures[0]?.attempts, 3);
+    // A missing file is a permanent failure: trying again cannot help, so no attempt is spent on it.
+    assert.equal(s.failures[0]?.attempts, 1);
     assert.match(s.failures[0]?.error ?? '', /ENOENT/);
     const text = await sluice(['status', '--store', store]);
     assert.match(text.stdout, /b\/PT1H\.json/);

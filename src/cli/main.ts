@@ -2,6 +2,7 @@
 // The sluice command line: wires the commands and maps errors to the exit codes in DESIGN.md.
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from '../errors.js';
+import { StoreError } from '../store/types.js';
 import { VERSION } from './version.js';
 
 /** Each command's module, in the order `--help` lists them. */
@@ -59,6 +60,9 @@ try {
   } else if (error instanceof UsageError) {
     process.stderr.write(`sluice: ${error.message}\n`);
     process.exitCode = EXIT.usage;
+  } else if (error instanceof StoreError) {
+    process.stderr.write(`sluice: ${error.message}\n`);
+    process.exitCode = EXIT.storeFailed;
   } else {
     const verbose = process.argv.includes('--verbose');
     process.stderr.write(

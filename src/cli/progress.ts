@@ -1,6 +1,6 @@
-// Shows an ingest as it runs: a redrawn bar with rate and ETA on a terminal, JSON lines otherwise
+// Shows a run (ingest, run) as it goes: a redrawn bar with rate and ETA on a terminal, JSON lines otherwise
 // (one object per line on stderr, for log collectors and scripts).
-import type { IngestEvent, Progress } from '../engine/ingest.js';
+import type { EngineEvent, Progress } from '../engine/loop.js';
 import { bytes, count, duration } from './format.js';
 
 export type ProgressMode = 'bar' | 'json' | 'none';
@@ -15,6 +15,7 @@ export function progressLine(p: Progress, width = 24): string {
   const filled = Math.round(fraction * width);
   const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
   const total = p.listingComplete ? count(p.itemsTotal) : `${count(p.itemsTotal)}+ (listing)`;
+  const workers = p.workers > 1 ? `${p.workers} workers` : '';
   const eta = p.etaSeconds === null ? (p.listingComplete ? 'ETA …' : '') : `ETA ${duration(p.etaSeconds)}`;
   return [
     `${(fraction * 100).toFixed(1).padStart(5)}% ${bar}`,
@@ -23,6 +24,7 @@ export function progressLine(p: Progress, width = 24): string {
     `${bytes(p.bytesPerSecond)}/s`,
     `${count(p.recordsPerSecond)} rec/s`,
     `×${p.concurrency}`,
+    workers,
     eta,
     p.retries > 0 ? `retries ${count(p.retries)}` : '',
     p.itemsFailed > 0 ? `failed ${count(p.itemsFailed)}` : '',
@@ -47,7 +49,7 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
   const json = (event: string, fields: Record<string, unknown>) =>
     stream.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`);
 
-  const onEvent = (e: IngestEvent) => {
+  const onEvent = (e: EngineEvent) => {
     if (mode === 'none') return;
     if (mode === 'json') {
       if (e.type === 'progress') {
@@ -56,7 +58,7 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
         lastJson = t;
         json('progress', { ...e.progress });
       } else if (e.type === 'listed') {
-        if (e.complete) json('listed', { items: e.items, added: e.added, grown: e.grown });
+        if (e.complete) json('listed', { items: e.items, added: e.added, changed: e.changed });
       } else if (e.type === 'commit') {
         json('commit', { items: e.items, rejected: e.rejected, records: e.records });
       } else {
@@ -68,7 +70,7 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
     switch (e.type) {
       case 'start':
         say(
-          `ingest ${e.source} into job "${e.job}"${e.resumed ? ' (resuming)' : ''}${e.reclaimed > 0 ? `; took back ${e.reclaimed} items from a stopped run` : ''}`,
+          `${e.source} into job "${e.job}"${e.resumed ? ' (resuming)' : ''}${e.reclaimed > 0 ? `; took back ${e.reclaimed} items from a stopped run` : ''}`,
         );
         break;
       case 'progress':
@@ -92,6 +94,23 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream,
         break;
       case 'stopping':
         say(`stopping: ${e.reason}`);
+        break;
+      case 'waiting':
+        say(e.message);
+        break;
+      case 'lost':
+        say(
+          `lease lost on ${e.ids.length} item${e.ids.length === 1 ? '' : 's'} (another worker took ${e.ids.length === 1 ? 'it' : 'them'} over): their work stopped, nothing of it commits`,
+        );
+        break;
+      case 'store-retry':
+        say(
+          `the store failed while ${e.what} (${e.error}); trying again in ${duration(e.delayMs / 1000)} (attempt ${e.attempt})`,
+        );
+        break;
+      case 'decision':
+        lastChange = e.message;
+        say(e.message);
         break;
       default:
         break;

@@ -263,7 +263,9 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       } catch (error) {
         if (error instanceof UsageError) throw error;
         const storeError =
-          error instanceof StoreError ? error : new StoreError(`${what}: ${describe(error)}`, false, { cause: error });
+          error instanceof StoreError
+            ? error
+            : new StoreError(`${what}: ${describe(error)}`, false, { cause: error });
         if (!storeError.retryable || attempt >= storeRetry.tries || hardStop) {
           throw new StoreError(
             `the store (${store.location}) failed ${attempt > 1 ? `${attempt} times in a row ` : ''}while ${what}: ${storeError.message}. ` +
@@ -411,7 +413,9 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       bytesPerSecond: jobRate.perSecond,
       recordsPerSecond: recordRate.perSecond,
       itemsPerSecond: itemRate.perSecond,
-      etaSeconds: listingComplete ? itemRate.eta(t, Math.max(0, s.items.total - s.items.done - s.items.failed)) : null,
+      etaSeconds: listingComplete
+        ? itemRate.eta(t, Math.max(0, s.items.total - s.items.done - s.items.failed))
+        : null,
       elapsedMs: t - startedAt,
     };
   };
@@ -481,15 +485,18 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     const source = options.listing;
     if (!source) return;
     while (!stopping && !listingComplete) {
-      holdsListing = await storeCall('claiming the listing', () => store.claimListing(job, owner, leaseTtlMs));
+      holdsListing = await storeCall('claiming the listing', () =>
+        store.claimListing(job, owner, leaseTtlMs),
+      );
       if (holdsListing) break;
       // Another worker lists: wait for it (or for its hold to expire, then take over).
       await nap(Math.min(2000, leaseTtlMs / 2));
       await refresh();
     }
     if (!holdsListing || stopping) return;
-    const cursor = (await storeCall('reading the job', () => store.listJobs())).find((j) => j.name === job)
-      ?.listCursor;
+    const cursor = (await storeCall('reading the job', () => store.listJobs())).find(
+      (j) => j.name === job,
+    )?.listCursor;
     let batch: NewItem[] = [];
     const save = async () => {
       const items = batch;
@@ -517,7 +524,8 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
   })()
     .catch((error) => {
       if (error instanceof StoreError || error instanceof UsageError) fail(error, describe(error));
-      else fail(new UsageError(`listing ${options.listing?.uri} failed: ${describe(error)}`), 'listing failed');
+      else
+        fail(new UsageError(`listing ${options.listing?.uri} failed: ${describe(error)}`), 'listing failed');
     })
     .finally(wakeUp);
   options.signal?.addEventListener('abort', () => listAbort.abort(), { once: true });
@@ -561,7 +569,9 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       if (listingComplete && left.ready === 0 && left.waiting === 0 && left.leased === 0) return null;
       if (left.leased > 0 && left.ready === 0) {
         const message = `waiting for ${left.leased} item${left.leased === 1 ? '' : 's'} leased by other workers${
-          left.nextInMs !== null ? ` (the next lease ends within ${Math.ceil(left.nextInMs / 1000)} s unless renewed)` : ''
+          left.nextInMs !== null
+            ? ` (the next lease ends within ${Math.ceil(left.nextInMs / 1000)} s unless renewed)`
+            : ''
         }`;
         if (message !== waitingSaid) {
           waitingSaid = message;
@@ -644,12 +654,20 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       return ok;
     } catch (error) {
       const mine = items.filter((i) => !lost.has(i.id));
-      if (hardStop || error instanceof Abandoned || error instanceof UsageError || error instanceof ItemRequeued) {
+      if (
+        hardStop ||
+        error instanceof Abandoned ||
+        error instanceof UsageError ||
+        error instanceof ItemRequeued
+      ) {
         // Not the items' fault: give them back untouched, no attempt used.
         toRelease.push(...mine.map((i) => ({ id: i.id, fence: i.fence })));
         if (error instanceof ItemRequeued) {
           run.requeued += mine.length;
-          emit({ type: 'decision', message: `${mine.map((i) => i.id).join(', ')} given back: ${error.message}` });
+          emit({
+            type: 'decision',
+            message: `${mine.map((i) => i.id).join(', ')} given back: ${error.message}`,
+          });
         }
         if (error instanceof UsageError) fail(error, error.message);
         return false;
@@ -703,7 +721,8 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     const started = now();
     const work = processItems(batch).then((ok) => {
       release();
-      if (governor && !stopObserving) governor.observe({ rttMs: now() - started, outcome: ok ? 'ok' : 'error' });
+      if (governor && !stopObserving)
+        governor.observe({ rttMs: now() - started, outcome: ok ? 'ok' : 'error' });
     });
     running.add(work);
     void work.finally(() => running.delete(work));

@@ -19,7 +19,10 @@ export interface OpenStoreOptions {
   readOnly?: boolean;
 }
 
-export async function openStore(location: string = DEFAULT_STORE, options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(
+  location: string = DEFAULT_STORE,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   if (isPostgresUrl(location)) {
     // Loaded only when asked for: a SQLite user never pays for the PostgreSQL client.
     const { PostgresStore } = await import('./postgres/index.js');

@@ -141,7 +141,9 @@ export interface WorkerStatus {
   startedAt: number;
   /** Its last heartbeat, ms since the epoch. */
   lastSeen: number;
-  /** Its heartbeat stopped for longer than its lease: its items come back to the others. */
+  /** It ended its run and left the job. */
+  left: boolean;
+  /** Its heartbeat stopped for longer than its lease (while it had not left): its items go to the others. */
   stale: boolean;
   /** Items per second over its life. */
   rate: number;
@@ -256,7 +258,10 @@ export interface Store {
   /** The job's totals: the sum of every committed unit's delta. */
   aggregates(job: string): Promise<Delta>;
   /** Items with everything kept of them, in id order, after `after`: for reports, status and merge. */
-  listItems(job: string, options: { state?: ItemState; after?: string; limit: number }): Promise<ItemRecord[]>;
+  listItems(
+    job: string,
+    options: { state?: ItemState; after?: string; limit: number },
+  ): Promise<ItemRecord[]>;
   /** The worker leaves the job (its row stays for status, no longer live). */
   leaveJob(job: string, owner: string): Promise<void>;
   startRun(job: string, owner: string, now: number): Promise<number>;

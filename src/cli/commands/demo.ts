@@ -115,6 +115,7 @@ export function registerDemo(program: Command): void {
           retryDelay: 1000,
           maxConcurrency: 256,
           memoryThreshold: 75,
+          leaseTtl: 60,
           ...(azure ? { connectionString: azure.connectionString } : {}),
           ...(opts.progress ? { progress: opts.progress } : {}),
         });
@@ -122,14 +123,15 @@ export function registerDemo(program: Command): void {
         await azure?.stop();
       }
       const { code, job } = ran;
-      const { report } = await loadReport(store, job);
+      const loaded = await loadReport(store, job);
+      const { report } = loaded;
       const outputs: Record<string, string> = {};
       for (const format of ['text', 'json', 'csv'] as const) {
         const file = path.join(dir, `report.${format === 'text' ? 'txt' : format}`);
-        await writeFile(file, renderReport(report, format));
+        await writeFile(file, renderReport(loaded, format));
         outputs[format] = file;
       }
-      process.stdout.write(`\n${renderReport(report, 'text')}\n`);
+      process.stdout.write(`\n${renderReport(loaded, 'text')}\n`);
       const truth = JSON.parse(await readFile(path.join(data, 'truth.json'), 'utf8')) as Record<
         string,
         unknown

@@ -3,16 +3,17 @@ import type { Command } from 'commander';
 import picomatch from 'picomatch';
 import { Governor } from '../../engine/governor/index.js';
 import { tightenHeap } from '../../engine/heap.js';
-import { type IngestSummary, ingest } from '../../engine/ingest.js';
+import { ingest } from '../../engine/ingest.js';
+import type { RunSummary } from '../../engine/loop.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
 import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
-import { DEFAULT_STORE, openStore } from '../../store/index.js';
+import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration } from '../format.js';
 import { progressMode, progressReporter } from '../progress.js';
-import { percent, positiveInt, wholeNumber } from './options.js';
+import { leaseTtl, percent, positiveInt, wholeNumber } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -30,6 +31,8 @@ export interface IngestCliOptions {
   maxAttempts: number;
   retryDelay: number;
   retryFailed?: boolean;
+  recount?: boolean;
+  leaseTtl: number;
   progress?: string;
   connectionString?: string;
   verbose?: boolean;
@@ -39,7 +42,7 @@ export interface IngestCliOptions {
 export async function runIngest(
   location: string,
   opts: IngestCliOptions,
-): Promise<{ code: number; summary: IngestSummary; job: string }> {
+): Promise<{ code: number; summary: RunSummary; job: string }> {
   let window: ReturnType<typeof parseWindow>;
   try {
     window = parseWindow(opts.from, opts.to);
@@ -58,8 +61,11 @@ export async function runIngest(
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
     verbose: Boolean(opts.verbose),
   });
-  const store = openStore(opts.store);
-  const task = createAzureLogsTask(opts.threads === undefined ? {} : { threads: opts.threads });
+  const store = await openStore(opts.store).catch(async (error) => {
+    await source.close();
+    throw error;
+  });
+  const task = createAzureLogsTask(source, opts.threads === undefined ? {} : { threads: opts.threads });
   // Adaptive unless the user fixed the number: then exactly that many items run at once.
   const governor =
     opts.concurrency === undefined
@@ -98,7 +104,13 @@ export async function runIngest(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await store.openJob({ name: job, source: source.uri, task: task.name, filters }, Date.now());
+    await store.openJob({ name: job, source: source.uri, task: task.name, filters });
+    if (opts.recount) {
+      const n = await store.recount(job);
+      reporter.say(
+        `--recount: the job's counts start over; ${count(n)} items will be read again from their start`,
+      );
+    }
     if (opts.retryFailed) {
       const n = await store.retryFailed(job);
       reporter.say(`--retry-failed: ${n} failed item${n === 1 ? '' : 's'} will be tried again`);
@@ -113,6 +125,7 @@ export async function runIngest(
       include,
       ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
       maxAttempts: opts.maxAttempts,
+      leaseTtlMs: opts.leaseTtl * 1000,
       backoff: { baseMs: opts.retryDelay, capMs: Math.max(opts.retryDelay, 60_000) },
       signal: stop.signal,
       hardSignal: hard.signal,
@@ -133,7 +146,9 @@ export async function runIngest(
           (secs > 0 ? ` (${bytes(summary.bytes / secs)}/s, ${count(summary.records / secs)} records/s)` : ''),
       );
       lines.push(
-        `job "${job}": ${count(p.itemsDone)}/${count(p.itemsTotal)} items done, ${count(p.itemsFailed)} failed, ${count(summary.retries)} retries this run`,
+        `job "${job}": ${count(p.itemsDone)}/${count(p.itemsTotal)} items done, ${count(p.itemsFailed)} failed` +
+          (p.itemsLeased > 0 ? `, ${count(p.itemsLeased)} held by other workers` : '') +
+          `, ${count(summary.retries)} retries this run`,
       );
     }
     lines.push(`peak memory: ${bytes(process.resourceUsage().maxRSS * 1024)} resident`);
@@ -179,7 +194,7 @@ export function registerIngest(program: Command): void {
       '<source>',
       'folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]',
     )
-    .option('--store <path>', 'SQLite file holding state and results', DEFAULT_STORE)
+    .option('--store <path|url>', STORE_HELP, DEFAULT_STORE)
     .option('--job <name>', 'job name (default: the source and its filters); the same name resumes')
     .option('--from <date>', 'first hour to include, from the y=/m=/d=/h= path (UTC, YYYY-MM-DD[THH])')
     .option('--to <date>', 'last hour or day to include, inclusive (UTC, YYYY-MM-DD[THH])')
@@ -211,6 +226,16 @@ export function registerIngest(program: Command): void {
       1000,
     )
     .option('--retry-failed', 'try failed items again')
+    .option(
+      '--recount',
+      "start the job's counts over: read every item again from its start (after a blob was replaced)",
+    )
+    .option(
+      '--lease-ttl <seconds>',
+      "how long a worker's hold on an item lasts without a heartbeat: a dead worker's items come back after it",
+      leaseTtl,
+      60,
+    )
     .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
     .option(
       '--connection-string <cs>',
@@ -233,8 +258,12 @@ Azure credentials, first found wins: --connection-string, a SAS in the URL,
 $AZURE_STORAGE_CONNECTION_STRING, $AZURE_STORAGE_SAS_TOKEN, $AZURE_STORAGE_KEY (with the account
 from the URL), then DefaultAzureCredential (az login, managed identity, environment).
 
+Many machines on one job: give each the same --store postgres://user@host:5432/db and --job;
+each lists, claims and commits its share, and a dead worker's items come back after --lease-ttl.
+
 Exit codes: 0 done, 1 finished with failed items (see \`sluice status\`), 2 bad usage or input,
-130 interrupted (state saved; run the same command again to resume).`,
+3 the store failed (state saved; fix it and run again), 130 interrupted (state saved; run the
+same command again to resume).`,
     )
     .action(async (location: string, opts: IngestCliOptions) => {
       const { code } = await runIngest(location, opts);

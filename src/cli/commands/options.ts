@@ -35,3 +35,11 @@ export function formatOf<T extends string>(allowed: readonly T[]) {
     return value as T;
   };
 }
+
+/** --lease-ttl: seconds, from 5 (a heartbeat every third of it must keep up) to a day. */
+export function leaseTtl(value: string): number {
+  const n = Number(value.replace(/s$/, ''));
+  if (!Number.isFinite(n) || n < 5 || n > 86_400)
+    throw new InvalidArgumentError('expected seconds between 5 and 86400 (e.g. 60)');
+  return n;
+}

@@ -2,31 +2,38 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { buildReport, type Report } from '../../report/build.js';
-import { renderCsv } from '../../report/csv.js';
-import { renderText } from '../../report/text.js';
-import { DEFAULT_STORE, openStore } from '../../store/index.js';
+import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
+import { type TaskReport, taskEntry } from '../../tasks/index.js';
 import { chooseJob } from './job.js';
 import { formatOf } from './options.js';
 
 export const REPORT_FORMATS = ['text', 'json', 'csv'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function renderReport(report: Report, format: ReportFormat): string {
-  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
-  if (format === 'csv') return renderCsv(report);
-  return renderText(report);
+export function renderReport(loaded: { report: object; renderer: TaskReport }, format: ReportFormat): string {
+  if (format === 'json') return `${JSON.stringify(loaded.report, null, 2)}\n`;
+  if (format === 'csv') return loaded.renderer.csv(loaded.report);
+  return loaded.renderer.text(loaded.report);
 }
 
+/** Builds a job's report with its task's report builder; the store is opened read-only. */
 export async function loadReport(
   storePath: string,
   requestedJob?: string,
-): Promise<{ report: Report; note?: string }> {
-  const store = openStore(storePath, { create: false });
+): Promise<{ report: object; renderer: TaskReport; note?: string }> {
+  const store = await openStore(storePath, { create: false, readOnly: true });
   try {
     const { job, note } = await chooseJob(store, requestedJob, storePath);
-    const report = buildReport(job, await store.status(job), await store.aggregates(job));
-    return note ? { report, note } : { report };
+    const status = await store.status(job);
+    const entry = taskEntry(status.task);
+    if (!entry) {
+      throw new UsageError(
+        `job "${job}" was made by a task this sluice does not know ("${status.task}"): upgrade sluice`,
+      );
+    }
+    const renderer = await entry.report();
+    const report = await renderer.build({ job, status, aggregates: await store.aggregates(job), store });
+    return note ? { report, renderer, note } : { report, renderer };
   } finally {
     await store.close();
   }
@@ -36,7 +43,7 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .summary('success, rate-limited and failed calls per model, version and day, with latency')
-    .option('--store <path>', 'SQLite file holding state and results', DEFAULT_STORE)
+    .option('--store <path|url>', STORE_HELP, DEFAULT_STORE)
     .option('--job <name>', 'job to report (default: the latest)')
     .option('--format <format>', `${REPORT_FORMATS.join(' | ')}`, formatOf(REPORT_FORMATS), 'text')
     .option('--out <file>', 'write the report to a file instead of standard output')
@@ -52,9 +59,9 @@ Status classes: success = 2xx, rateLimited = 429, clientError = other 4xx, serve
 noStatus = no usable HTTP status; they add up to records. Days come from each record's own time (UTC).`,
     )
     .action(async (opts: { store: string; job?: string; format: ReportFormat; out?: string }) => {
-      const { report, note } = await loadReport(opts.store, opts.job);
-      if (note) process.stderr.write(`${note}\n`);
-      const text = renderReport(report, opts.format);
+      const loaded = await loadReport(opts.store, opts.job);
+      if (loaded.note) process.stderr.write(`${loaded.note}\n`);
+      const text = renderReport(loaded, opts.format);
       if (opts.out) {
         await writeFile(opts.out, text).catch((error: NodeJS.ErrnoException) => {
           throw new UsageError(`cannot write the report to ${opts.out}: ${error.code ?? error.message}`);

@@ -1,6 +1,6 @@
 // `sluice status`: where a job stands, from the store (every machine's work), as text or JSON.
 import type { Command } from 'commander';
-import { DEFAULT_STORE, openStore } from '../../store/index.js';
+import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
 import type { JobStatus } from '../../store/types.js';
 import { bytes, count } from '../format.js';
 import { chooseJob } from './job.js';
@@ -15,6 +15,21 @@ function renderStatus(s: JobStatus): string {
     `items: ${count(i.total)} total · ${count(i.done)} done (${pct}%) · ${count(i.pending)} pending · ${count(i.leased)} leased · ${count(i.failed)} failed`,
     `bytes: ${bytes(s.bytes.done)} of ${bytes(s.bytes.total)} · records: ${count(s.records)}`,
   ];
+  const live = s.workers.filter((w) => !w.left);
+  if (s.workers.length > 0 && (live.length > 0 || s.workers.length > 1)) {
+    lines.push('', `workers (${live.length} live, ${s.workers.length} in all):`);
+    for (const w of s.workers.slice(0, 20)) {
+      const seen = new Date(w.lastSeen).toISOString().replace('T', ' ').slice(0, 19);
+      const state = w.left
+        ? 'left'
+        : w.stale
+          ? 'STALE (heartbeat stopped: its items return after its lease)'
+          : 'live';
+      lines.push(
+        `  ${w.owner}  ${state}  done ${count(w.done)}  leased ${count(w.leased)}  ${w.rate.toFixed(1)} items/s  last seen ${seen} UTC`,
+      );
+    }
+  }
   if (s.runs.length > 0) {
     lines.push('', 'recent runs:');
     for (const r of s.runs) {
@@ -31,7 +46,7 @@ function renderStatus(s: JobStatus): string {
     }
   }
   if (s.events.length > 0) {
-    lines.push('', 'latest concurrency changes (newest first):');
+    lines.push('', 'latest decisions (newest first):');
     for (const e of s.events.slice(0, 10)) {
       lines.push(`  run #${e.run} ${new Date(e.at).toISOString().slice(11, 19)}  ${e.message}`);
     }
@@ -47,7 +62,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .summary("show a job's progress, failures and recent runs")
-    .option('--store <path>', 'SQLite file holding state and results', DEFAULT_STORE)
+    .option('--store <path|url>', STORE_HELP, DEFAULT_STORE)
     .option('--job <name>', 'job to show (default: the latest)')
     .option(
       '--json',
@@ -58,7 +73,7 @@ export function registerStatus(program: Command): void {
       '\nExamples:\n  sluice status\n  sluice status --store /data/sluice.db --job june --json | jq .items',
     )
     .action(async (opts: { store: string; job?: string; json?: boolean }) => {
-      const store = openStore(opts.store, { create: false });
+      const store = await openStore(opts.store, { create: false, readOnly: true });
       try {
         const { job, note } = await chooseJob(store, opts.job, opts.store);
         if (note) process.stderr.write(`${note}\n`);

@@ -3,6 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import { Delta } from '../../aggregate/delta.js';
 import type { CommitUnit } from '../types.js';
+import { toJson } from './json.js';
 import { statement } from './statements.js';
 
 export function commitResults(
@@ -10,13 +11,18 @@ export function commitResults(
   job: string,
   owner: string,
   units: CommitUnit[],
-): { committed: number; rejected: number } {
+): { committed: number; rejected: string[] } {
   const done = statement(
     db,
-    `UPDATE items SET state = 'done', resume_offset = @offset, tail_malformed = @tail, read_end = @readEnd,
+    `UPDATE items SET state = 'done', checkpoint = @checkpoint, covered = @covered,
        records = records + @records, bytes = bytes + @bytes, started_at = @startedAt, finished_at = @finishedAt,
+       metrics = @metrics, result = @result, done_by = @owner,
        lease_owner = NULL, lease_expires = NULL, last_error = NULL
      WHERE job = @job AND id = @id AND state = 'leased' AND lease_owner = @owner AND fence = @fence`,
+  );
+  const worker = statement(
+    db,
+    'UPDATE workers SET done = done + ?, records = records + ? WHERE job = ? AND owner = ?',
   );
   const counter = statement(
     db,
@@ -43,7 +49,8 @@ export function commitResults(
        max_key = MAX(max_key, excluded.max_key)`,
   );
   let committed = 0;
-  let rejected = 0;
+  let records = 0;
+  const rejected: string[] = [];
   const mark = (unit: CommitUnit) => {
     for (const o of unit.items) {
       const changed = done.run({
@@ -51,9 +58,10 @@ export function commitResults(
         owner,
         id: o.id,
         fence: o.fence,
-        offset: o.resume.offset,
-        tail: o.resume.tailMalformed ? 1 : 0,
-        readEnd: o.readEnd,
+        checkpoint: toJson(o.checkpoint),
+        covered: o.covered,
+        metrics: toJson(o.metrics),
+        result: toJson(o.result),
         records: o.records,
         bytes: o.bytes,
         startedAt: o.startedAt,
@@ -73,12 +81,14 @@ export function commitResults(
         else mark(unit);
       } catch (error) {
         if (!(error instanceof StaleUnit)) throw error;
-        rejected += unit.items.length;
+        rejected.push(...unit.items.map((o) => o.id));
         continue;
       }
-      total.merge(unit.delta);
+      if (unit.delta) total.merge(unit.delta);
       committed += unit.items.length;
+      for (const o of unit.items) records += o.records;
     }
+    if (committed > 0) worker.run(committed, records, job, owner);
     for (const [key, value] of total.counters) if (value !== 0) counter.run(job, key, value);
     for (const [scope, sketch] of total.latency) {
       if (sketch.count === 0) continue;

@@ -60,10 +60,6 @@ export function listJobs(db: Database): Job[] {
     .map(toJob);
 }
 
-export function markListed(db: Database, job: string, now: number): void {
-  statement(db, 'UPDATE jobs SET listed_at = ?, list_cursor = NULL WHERE name = ?').run(now, job);
-}
-
 export function startRun(db: Database, job: string, owner: string, now: number): number {
   return Number(
     statement(db, 'INSERT INTO runs (job, owner, started_at) VALUES (?, ?, ?)').run(job, owner, now)
@@ -124,4 +120,65 @@ export function listRunEvents(
     `SELECT e.run_id AS run, e.at, e.message FROM run_events e JOIN runs r ON r.id = e.run_id
      WHERE r.job = ? ORDER BY e.at DESC, e.rowid DESC LIMIT ?`,
   ).all(job, limit);
+}
+
+/**
+ * Takes the job's listing for `owner` when nobody else holds it and either the listing is not
+ * complete or no other live worker is on the job: of many workers started together, one lists.
+ */
+export function claimListing(db: Database, job: string, owner: string, ttlMs: number, now: number): boolean {
+  return db
+    .transaction(() => {
+      const row = statement<
+        [string],
+        {
+          listed_at: number | null;
+          list_cursor: string | null;
+          lister: string | null;
+          lister_expires: number | null;
+        }
+      >(db, 'SELECT listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(job);
+      if (!row) return false;
+      const heldByOther = row.lister !== null && row.lister !== owner && (row.lister_expires ?? 0) >= now;
+      if (heldByOther) return false;
+      const incomplete = row.listed_at === null || row.list_cursor !== null || row.lister !== null;
+      if (!incomplete) {
+        const others = statement<[string, string, number], { n: number }>(
+          db,
+          `SELECT COUNT(*) AS n FROM workers WHERE job = ? AND owner != ? AND left_at IS NULL AND last_seen + ttl_ms >= ?`,
+        ).get(job, owner, now) as { n: number };
+        if (others.n > 0) return false;
+      }
+      statement(db, 'UPDATE jobs SET lister = ?, lister_expires = ? WHERE name = ?').run(
+        owner,
+        now + ttlMs,
+        job,
+      );
+      return true;
+    })
+    .immediate();
+}
+
+/** The listing pass completed: its cursor is cleared and its hold released. */
+export function markListed(db: Database, job: string, now: number): void {
+  statement(
+    db,
+    'UPDATE jobs SET listed_at = ?, list_cursor = NULL, lister = NULL, lister_expires = NULL WHERE name = ?',
+  ).run(now, job);
+}
+
+/** The worker leaves: it stays listed in status, no longer live; a listing it held is let go. */
+export function leaveJob(db: Database, job: string, owner: string, now: number): void {
+  db.transaction(() => {
+    statement(db, 'UPDATE workers SET left_at = ?, last_seen = ? WHERE job = ? AND owner = ?').run(
+      now,
+      now,
+      job,
+      owner,
+    );
+    statement(db, 'UPDATE jobs SET lister = NULL, lister_expires = NULL WHERE name = ? AND lister = ?').run(
+      job,
+      owner,
+    );
+  })();
 }

@@ -1,8 +1,12 @@
-// The SQLite schema: items with their state machine, additive aggregates, runs.
-export const SCHEMA_VERSION = 1;
+// The SQLite schema, as numbered migrations: a store records the version it is at, a newer
+// sluice migrates an older store in one transaction, and an older sluice refuses a newer store.
+import type { Database } from 'better-sqlite3';
 
-export const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+/** Each entry takes the schema from version `index` to `index + 1`. Never edit one that shipped. */
+const MIGRATIONS: ((db: Database) => void)[] = [
+  // 1: items with their state machine, additive aggregates, runs (sluice 0.1).
+  (db) =>
+    db.exec(`
 CREATE TABLE IF NOT EXISTS jobs (
   name TEXT PRIMARY KEY,
   source TEXT NOT NULL,
@@ -66,4 +70,67 @@ CREATE TABLE IF NOT EXISTS run_events (
   message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, at);
-`;
+`),
+  // 2: generic items (payload, task-defined checkpoint, metrics, result), the workers of a job
+  // and who lists it (many processes or machines on one job).
+  (db) =>
+    db.exec(`
+ALTER TABLE items ADD COLUMN payload TEXT;
+ALTER TABLE items ADD COLUMN checkpoint TEXT;
+ALTER TABLE items ADD COLUMN metrics TEXT;
+ALTER TABLE items ADD COLUMN result TEXT;
+ALTER TABLE items ADD COLUMN done_by TEXT;
+ALTER TABLE items RENAME COLUMN read_end TO covered;
+UPDATE items SET checkpoint = json_object('offset', resume_offset, 'tailMalformed',
+    json(CASE WHEN tail_malformed THEN 'true' ELSE 'false' END))
+  WHERE resume_offset > 0 OR tail_malformed != 0;
+DROP INDEX IF EXISTS items_by_state;
+ALTER TABLE items DROP COLUMN resume_offset;
+ALTER TABLE items DROP COLUMN tail_malformed;
+CREATE INDEX items_by_state ON items (job, state, not_before);
+CREATE INDEX items_by_lease ON items (job, state, lease_expires);
+ALTER TABLE jobs ADD COLUMN lister TEXT;
+ALTER TABLE jobs ADD COLUMN lister_expires INTEGER;
+CREATE TABLE workers (
+  job TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  host TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  ttl_ms INTEGER NOT NULL,
+  left_at INTEGER,
+  done INTEGER NOT NULL DEFAULT 0,
+  records INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job, owner)
+) WITHOUT ROWID;
+`),
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The version a store file is at: 0 for an empty file, null for a database that is not a sluice store. */
+export function schemaVersion(db: Database): number | null {
+  const tables = new Set(
+    (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map(
+      (t) => t.name,
+    ),
+  );
+  if (tables.size === 0) return 0;
+  if (!tables.has('meta') || !tables.has('items') || !tables.has('jobs')) return null;
+  const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as
+    | { value: string }
+    | undefined;
+  const version = Number(row?.value);
+  return Number.isInteger(version) && version > 0 ? version : null;
+}
+
+/** Brings the store from `from` to SCHEMA_VERSION in one transaction. */
+export function migrate(db: Database, from: number): void {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (let v = from; v < SCHEMA_VERSION; v++) (MIGRATIONS[v] as (db: Database) => void)(db);
+    db.prepare(
+      `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ).run(String(SCHEMA_VERSION));
+  }).immediate();
+}

@@ -1,10 +1,24 @@
 // The azure-logs task: parses PT1H.json blobs on a pool of worker threads. Local files are read by
 // the workers themselves; remote bytes are cut at newlines into chunks that parse independently
 // (their deltas add up to the blob's) and are transferred, not copied, to the workers.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Delta } from '../../aggregate/delta.js';
-import type { FileInput, GroupResult, Resume, Task, TaskInput, TaskResult } from '../types.js';
+import { ItemError } from '../../errors.js';
+import type { Source } from '../../sources/types.js';
+import type { GroupOutcome, LeasedItem, Outcome, Task } from '../types.js';
+import {
+  type Checkpoint,
+  fromCheckpoint,
+  MARK_BYTES,
+  markOf,
+  type Resume,
+  sameMark,
+  type TailMark,
+  type TaskResult,
+  toCheckpoint,
+} from './checkpoint.js';
 import { startsAsWrapper } from './parse.js';
 import parseJob, { type GroupOutput, type ParseJob, type ParseOutput } from './worker.js';
 
@@ -14,13 +28,18 @@ const CHUNK_BYTES = 4 << 20;
 const INLINE_BYTES = 256 << 10;
 /** Chunks of one item parsed at once: bounds an item's memory whatever the blob's size. */
 const CHUNKS_IN_FLIGHT = 2;
+/** Most local files parsed as one job, and their most bytes (a group stops growing past it). */
+const GROUP_ITEMS = 32;
+const GROUP_BYTES = 8 << 20;
+/** Errors that reading again cannot mend (the file is gone or unreadable). */
+const PERMANENT = /\b(ENOENT|EACCES|EPERM|EISDIR|ENOTDIR|ELOOP)\b/;
 
 export interface AzureLogsOptions {
   /** Worker threads; 0 parses on the main thread. Default: the machine's cores. */
   threads?: number;
 }
 
-export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
+export function createAzureLogsTask(source: Source, options: AzureLogsOptions = {}): Task {
   const threads = options.threads ?? availableParallelism();
   // Started on first use: a run of small remote blobs never needs it (and never pays its memory).
   let pool: Piscina<ParseJob, ParseOutput | GroupOutput> | undefined;
@@ -50,22 +69,128 @@ export function createAzureLogsTask(options: AzureLogsOptions = {}): Task {
     return workers().run(job, { signal });
   };
 
+  /** Reads `length` bytes of the item at `start` (fewer if it ends first). */
+  const readRange = async (id: string, start: number, length: number, signal: AbortSignal) => {
+    const path = source.localPath?.(id);
+    if (path) {
+      const fd = openSync(path, 'r');
+      try {
+        const buffer = Buffer.alloc(length);
+        let n = 0;
+        while (n < length) {
+          const got = readSync(fd, buffer, n, length - n, start + n);
+          if (got === 0) break;
+          n += got;
+        }
+        return buffer.subarray(0, n);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const stream = await source.open(id, start, signal);
+    const pieces: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of stream) {
+      pieces.push(Buffer.from(chunk as Uint8Array));
+      n += (chunk as Uint8Array).byteLength;
+      if (n >= length) break;
+    }
+    stream.destroy();
+    return Buffer.concat(pieces, n).subarray(0, length);
+  };
+
+  /**
+   * A resumed item must still start with the bytes its last pass ended on: then it was appended
+   * to, and reading on from the checkpoint is exact. Otherwise it was replaced, and its old counts
+   * cannot be told apart from the job's: the item fails loudly, and --recount counts again.
+   */
+  const checkAppended = async (item: LeasedItem, c: Checkpoint, signal: AbortSignal) => {
+    const end = c.mark?.end ?? c.offset;
+    let same = item.size >= end;
+    if (same && c.mark) {
+      same = sameMark(c.mark, await readRange(item.id, c.mark.end - c.mark.length, c.mark.length, signal));
+    }
+    if (!same) {
+      throw new ItemError(
+        `${item.id} was replaced after it was counted (its first ${end} bytes are not the ones counted): ` +
+          'its old counts cannot be taken back exactly. Run the same ingest with --recount to count the job again.',
+        false,
+      );
+    }
+  };
+
+  const outcome = (result: Omit<TaskResult, 'delta'>, from: Resume, mark: TailMark | undefined) => ({
+    checkpoint: toCheckpoint(result.resume, mark),
+    covered: from.offset + result.bytes,
+    records: result.records,
+    bytes: result.bytes,
+  });
+
+  /** The mark of a local file's last bytes read, ending at `end`. */
+  const localMark = async (id: string, end: number, signal: AbortSignal): Promise<TailMark | undefined> => {
+    if (end === 0) return undefined;
+    const length = Math.min(MARK_BYTES, end);
+    return markOf(await readRange(id, end - length, length, signal), end);
+  };
+
+  const isLocal = Boolean(source.localPath);
   return {
     name: 'azure-logs',
-    async process(input: TaskInput): Promise<TaskResult> {
-      const { source, id, resume, signal } = input;
-      const local = source.localPath?.(id);
-      if (local) return toResult([(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput]);
-      return parseStream(
-        await source.open(id, resume.offset, signal),
+    ...(isLocal ? { groupLimits: { items: GROUP_ITEMS, bytes: GROUP_BYTES } } : {}),
+    async run(item: LeasedItem, signal: AbortSignal): Promise<Outcome> {
+      const c = fromCheckpoint(item.checkpoint);
+      if (c.offset > 0 || c.mark) await checkAppended(item, c, signal);
+      const resume: Resume = { offset: c.offset, tailMalformed: c.tailMalformed };
+      const local = source.localPath?.(item.id);
+      if (local) {
+        const result = toResult([(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput]);
+        const mark = await localMark(item.id, resume.offset + result.bytes, signal);
+        return { ...outcome(result, resume, mark), delta: result.delta };
+      }
+      let tail: TailMark | undefined;
+      const result = await parseStream(
+        await source.open(item.id, resume.offset, signal),
         resume,
         async (job) => (await run(job, signal)) as ParseOutput,
+        (bytes, end) => {
+          tail = bytes.byteLength > 0 ? markOf(bytes, end) : tail;
+        },
       );
+      return { ...outcome(result, resume, tail), delta: result.delta };
     },
-    async processFiles(files: FileInput[], signal: AbortSignal): Promise<GroupResult> {
-      const out = (await run({ kind: 'files', files }, signal)) as GroupOutput;
-      return { delta: Delta.fromData(out.delta), items: out.items };
-    },
+    ...(isLocal
+      ? {
+          async runGroup(items: LeasedItem[], signal: AbortSignal): Promise<GroupOutcome> {
+            const failed: GroupOutcome['items'] = [];
+            const files: { id: string; path: string; resume: Resume }[] = [];
+            const from = new Map<string, Resume>();
+            for (const item of items) {
+              const c = fromCheckpoint(item.checkpoint);
+              try {
+                if (c.offset > 0 || c.mark) await checkAppended(item, c, signal);
+              } catch (error) {
+                failed.push({ id: item.id, error: (error as Error).message, permanent: true });
+                continue;
+              }
+              const resume = { offset: c.offset, tailMalformed: c.tailMalformed };
+              from.set(item.id, resume);
+              files.push({ id: item.id, path: source.localPath?.(item.id) as string, resume });
+            }
+            const out = (await run({ kind: 'files', files }, signal)) as GroupOutput;
+            const results: GroupOutcome['items'] = [...failed];
+            for (const r of out.items) {
+              if ('error' in r) {
+                results.push({ id: r.id, error: r.error, permanent: PERMANENT.test(r.error) });
+                continue;
+              }
+              const resume = from.get(r.id) as Resume;
+              const mark = await localMark(r.id, resume.offset + r.bytes, signal);
+              results.push({ id: r.id, ...outcome(r, resume, mark) });
+            }
+            return { delta: Delta.fromData(out.delta), items: results };
+          },
+        }
+      : {}),
     async close() {
       await pool?.destroy();
     },
@@ -77,6 +202,7 @@ async function parseStream(
   stream: AsyncIterable<Uint8Array>,
   resume: Resume,
   run: (job: ParseJob) => Promise<ParseOutput>,
+  onTail: (lastBytes: Uint8Array, end: number) => void,
 ): Promise<TaskResult> {
   const outputs: Promise<ParseOutput>[] = [];
   let pieces: Buffer[] = [];
@@ -88,6 +214,8 @@ async function parseStream(
     const chunkResume = first ? resume : { offset, tailMalformed: false };
     first = false;
     offset += bytes.length;
+    // The mark is taken before the bytes move to a worker (a copy: they are transferred).
+    if (bytes.length > 0) onTail(Buffer.from(bytes.subarray(Math.max(0, bytes.length - MARK_BYTES))), offset);
     outputs.push(run({ kind: 'bytes', bytes, resume: chunkResume }));
     if (outputs.length >= CHUNKS_IN_FLIGHT) await outputs[outputs.length - CHUNKS_IN_FLIGHT];
   };

@@ -4,7 +4,7 @@
 import { isAscii } from 'node:buffer';
 import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
-import type { Resume, TaskResult } from '../types.js';
+import type { Resume, TaskResult } from './checkpoint.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
 import { type RecordFacts, recordFacts } from './record.js';
 

@@ -2,7 +2,7 @@
 // chunk of bytes transferred from the main thread. Pure but for reading the file.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { DeltaData } from '../../aggregate/delta.js';
-import type { Resume, TaskResult } from '../types.js';
+import type { Resume, TaskResult } from './checkpoint.js';
 import { BlobParser, parseBlob, Tally } from './parse.js';
 
 /** Largest read from a local file at once. */

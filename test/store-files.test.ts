@@ -1,0 +1,139 @@
+// The SQLite store file as users meet it: an older release's store is migrated and reads the
+// same, a newer one or another program's file is refused untouched, readers write nothing, and
+// a full disk stops the run with exit 3 and state saved, the next run finishing the job exactly.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { compareReports } from '../src/report/compare.js';
+import { SCHEMA_VERSION } from '../src/store/sqlite/schema.js';
+import { synthesize } from '../src/synth/generate.js';
+import { readJson, sluice } from './support/cli.js';
+
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
+
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-store-files-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function sha(file: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+}
+
+describe('store files', () => {
+  it('opens a store written by sluice 0.1.0 (schema 1): migrated once, its report unchanged', async () => {
+    const store = path.join(dir, 'v1.db');
+    await copyFile(path.join(FIXTURES, 'store-v1.db'), store);
+    const expected = await readJson(path.join(FIXTURES, 'store-v1.report.json'));
+    const r = await sluice(['report', '--store', store, '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(compareReports(report, expected), []);
+    assert.deepEqual(report.items, expected.items);
+    const db = new Database(store, { readonly: true });
+    const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as {
+      value: string;
+    };
+    db.close();
+    assert.equal(Number(version.value), SCHEMA_VERSION);
+  });
+
+  it('refuses a store written by a newer sluice, naming both versions, and leaves it untouched', async () => {
+    const store = path.join(dir, 'newer.db');
+    await copyFile(path.join(FIXTURES, 'store-v1.db'), store);
+    const db = new Database(store);
+    db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION + 5));
+    db.close();
+    const before = await sha(store);
+    for (const command of [['report'], ['status'], ['ingest', dir]]) {
+      const r = await sluice([...command, '--store', store]);
+      assert.equal(r.code, 2, `${command[0]}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `newer sluice \\(store schema ${SCHEMA_VERSION + 5}; this sluice knows up to ${SCHEMA_VERSION}\\)`,
+        ),
+      );
+    }
+    assert.equal(await sha(store), before);
+  });
+
+  it("refuses another program's SQLite file or a file that is not a database, without touching it", async () => {
+    const other = path.join(dir, 'other.db');
+    const db = new Database(other);
+    db.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)');
+    db.close();
+    const text = path.join(dir, 'notes.txt');
+    execFileSync('sh', ['-c', `echo 'not a database' > ${text}`]);
+    for (const file of [other, text]) {
+      const before = await sha(file);
+      for (const command of [['report'], ['status'], ['ingest', dir]]) {
+        const r = await sluice([...command, '--store', file]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /not a sluice store|not a SQLite database/);
+      }
+      assert.equal(await sha(file), before, `${file} unchanged`);
+      assert.deepEqual(
+        (await readdir(dir)).filter((f) => f.startsWith(path.basename(file)) && f !== path.basename(file)),
+        [],
+        'no -wal or -shm file beside it',
+      );
+    }
+  });
+
+  it('reads a store that cannot be written (report and status open it read-only)', async () => {
+    const store = path.join(dir, 'immutable.db');
+    await copyFile(path.join(FIXTURES, 'store-v1.db'), store);
+    assert.equal((await sluice(['status', '--store', store])).code, 0); // migrates while writable
+    execFileSync('chattr', ['+i', store]);
+    try {
+      const r = await sluice(['report', '--store', store, '--format', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { records: number }).records, 404);
+      const s = await sluice(['status', '--store', store, '--json']);
+      assert.equal(s.code, 0, s.stderr);
+    } finally {
+      execFileSync('chattr', ['-i', store]);
+    }
+  });
+
+  it('stops with exit 3 on a full disk, charging no item an attempt; moved to a bigger disk it resumes exactly', async () => {
+    const data = path.join(dir, 'data');
+    await synthesize({ dir: data, seed: 11, days: 10, resources: 2, recordsPerHour: 2 });
+    const truth = await readJson(path.join(data, 'truth.json'));
+    const small = path.join(dir, 'small');
+    await mkdir(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', small]);
+    const store = path.join(small, 'sluice.db');
+    try {
+      const r = await sluice(['ingest', data, '--store', store, '--progress', 'none', '--job', 'full']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /is full: free space there/);
+      assert.match(r.stderr, /Nothing is lost/);
+      assert.doesNotMatch(r.stderr, /internal error/);
+      for (const f of await readdir(small)) await copyFile(path.join(small, f), path.join(dir, f));
+    } finally {
+      execFileSync('umount', [small]);
+    }
+    const moved = path.join(dir, 'sluice.db');
+    const status = JSON.parse((await sluice(['status', '--store', moved, '--json'])).stdout) as {
+      items: { failed: number; done: number };
+    };
+    assert.equal(status.items.failed, 0);
+    const again = await sluice(['ingest', data, '--store', moved, '--progress', 'none', '--job', 'full']);
+    assert.equal(again.code, 0, again.stderr);
+    const report = JSON.parse(
+      (await sluice(['report', '--store', moved, '--format', 'json'])).stdout,
+    ) as Record<string, unknown>;
+    assert.deepEqual(compareReports(report, truth), []);
+  });
+});
