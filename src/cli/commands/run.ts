@@ -8,7 +8,7 @@ import { EXIT } from '../../errors.js';
 import { isBlobAddress } from '../../sources/azure/address.js';
 import { openItems } from '../../sources/items/index.js';
 import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
-import { type Store, StoreError } from '../../store/types.js';
+import type { Store } from '../../store/types.js';
 import { ChildGate } from '../../tasks/exec/gate.js';
 import { createExecTask } from '../../tasks/exec/index.js';
 import { count, duration } from '../format.js';
@@ -204,14 +204,8 @@ export async function runCommand(command: string[], opts: RunCliOptions): Promis
       : summary.status.items.failed > 0
         ? EXIT.failedItems
         : EXIT.ok;
-  } catch (error) {
-    reporter.finish();
-    if (error instanceof StoreError) {
-      reporter.say(`sluice: ${error.message}`);
-      return EXIT.storeFailed;
-    }
-    throw error;
   } finally {
+    reporter.finish();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     gate.close();
@@ -225,7 +219,13 @@ function summaryLines(summary: RunSummary, job: string, opts: RunCliOptions): st
   const secs = summary.progress.elapsedMs / 1000;
   const where = `--store ${opts.store}${opts.job ? ` --job ${JSON.stringify(opts.job)}` : ''}`;
   const lines: string[] = [];
-  if (summary.outcome === 'nothing-new') {
+  if (
+    summary.outcome === 'nothing-new' ||
+    (summary.processed === 0 &&
+      summary.failed === 0 &&
+      summary.retries === 0 &&
+      summary.outcome !== 'interrupted')
+  ) {
     lines.push(
       `job "${job}" is complete: ${count(s.items.done)} items done, ${count(s.items.failed)} failed; nothing new to run.`,
     );
@@ -244,7 +244,7 @@ function summaryLines(summary: RunSummary, job: string, opts: RunCliOptions): st
     for (const f of s.failures.slice(0, 5))
       lines.push(`  FAILED ${f.id} (${f.attempts} attempts): ${f.error}`);
     lines.push(
-      `${count(s.items.failed)} items failed: see \`sluice status ${where}\`; after a fix, run again with --retry-failed.`,
+      `${count(s.items.failed)} item${s.items.failed === 1 ? '' : 's'} failed: see \`sluice status ${where}\`; after a fix, run again with --retry-failed.`,
     );
   }
   lines.push(`report: sluice report ${where}`);
