@@ -130,7 +130,11 @@ export async function runCommand(command: string[], opts: RunCliOptions): Promis
   const source = isBlobAddress(opts.items)
     ? items.uri.replace(/ \(.*\)$/, '')
     : `items:${path.basename(opts.items)}`;
-  const suffix = Object.keys(filters).length > 0 ? `#${Object.values(filters).join(',')}` : '';
+  // Partitions and depths list different items, so they are different jobs; the id column is not.
+  const split = [filters.depth === undefined ? '' : `depth ${filters.depth}`, filters.partition ?? ''].filter(
+    Boolean,
+  );
+  const suffix = split.length > 0 ? `#${split.join(',')}` : '';
   const job = opts.job ?? `run:${source.replace(/^items:/, '')}${suffix}`;
   const owner = leaseOwner();
 
