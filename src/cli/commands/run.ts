@@ -181,6 +181,9 @@ export async function runCommand(command: string[], opts: RunCliOptions): Promis
       maxAttempts: opts.maxAttempts,
       backoff: { baseMs: opts.retryDelay, capMs: Math.max(opts.retryDelay, 60_000) },
       leaseTtlMs: opts.leaseTtl * 1000,
+      // A command's work is dear and its outcome small: each commits as soon as it ends, so a crash
+      // runs again only the commands that were running, not those that had finished a moment before.
+      commitBatch: 1,
       // Children get the kill grace to end after a stop, and the loop a little more to give their items back.
       graceMs: killAfterMs + 2000,
       signal: stop.signal,
