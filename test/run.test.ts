@@ -28,6 +28,21 @@ async function runsOf(file: string): Promise<Map<string, number>> {
   return runs;
 }
 
+/** The file's text once a child has written a line to it (children run on their own: poll). */
+async function whenWritten(file: string): Promise<string> {
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** True while `pid` runs (a zombie waiting for its reaper counts as ended). */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/\) Z /.test(stat);
+}
+
 async function doneIds(store: string, job: string): Promise<Set<string>> {
   const s = await openStore(store, { create: false, readOnly: true });
   try {
@@ -107,6 +122,41 @@ describe('sluice run', () => {
       assert.equal(out, `item-${i}|${note(i)}`);
     }
     assert.match(second.stderr, /FAILED item-13 \(2 attempts\): exit code 3: item-13 is broken/);
+  });
+
+  it('a sluice killed with SIGKILL leaves no command running: its watchdog stops their groups', async () => {
+    const cwd = await mkdtemp(path.join(dir, 'orphans-'));
+    await writeFile(path.join(cwd, 'items.csv'), 'id\na\nb\n');
+    const run = start(
+      [
+        'run',
+        '--items',
+        'items.csv',
+        '--jobs',
+        '2',
+        '--kill-after',
+        '1s',
+        '--',
+        'sh',
+        '-c',
+        'echo $$ > "$1/pid"; sleep 30',
+        'sh',
+        '{out}',
+      ],
+      { cwd },
+    );
+    const pids = await Promise.all(
+      ['a', 'b'].map((id) => whenWritten(path.join(cwd, 'sluice-out', id, 'pid'))),
+    );
+    run.kill('SIGKILL');
+    await finished(run);
+    for (const pid of pids.map(Number)) {
+      const deadline = Date.now() + 10_000;
+      while (await alive(pid)) {
+        assert.ok(Date.now() < deadline, `command ${pid} still runs 10 s after sluice was killed`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   });
 
   it('the same command on a finished job runs nothing again; rows added since run alone', async () => {

@@ -10,6 +10,7 @@ import { fillCommand, parseCommand, showCommand } from './command.js';
 import type { ChildGate, TrackedChild } from './gate.js';
 import { JobLog, signalNumber } from './joblog.js';
 import { safeId } from './safe-id.js';
+import { Watchdog } from './watchdog.js';
 
 export { safeId } from './safe-id.js';
 
@@ -57,6 +58,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
   const graceMs = options.graceMs ?? 5000;
   const joblog = options.joblog ? new JobLog(options.joblog) : undefined;
   const running = new Map<string, (reason: string) => void>();
+  const watchdog = Watchdog.start(graceMs);
 
   async function run(item: LeasedItem, signal: AbortSignal): Promise<Outcome> {
     const out = path.join(outputDir, safeId(item.id));
@@ -72,6 +74,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
     signal.addEventListener('abort', onAbort, { once: true });
     running.set(item.id, stopFor);
     let tracked: TrackedChild | undefined;
+    let spawned: number | undefined;
     let end: ChildEnd;
     try {
       end = await runChild({
@@ -88,6 +91,8 @@ export function createExecTask(options: ExecOptions): ExecTask {
         graceMs,
         signal: stop.signal,
         onSpawn: (pid) => {
+          spawned = pid;
+          watchdog?.add(pid);
           tracked = options.gate?.track(pid, stopFor);
         },
       });
@@ -105,6 +110,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
       }
       throw error;
     } finally {
+      if (spawned !== undefined) watchdog?.remove(spawned);
       tracked?.end();
       running.delete(item.id);
       signal.removeEventListener('abort', onAbort);
@@ -163,6 +169,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
       for (const stopFor of running.values()) stopFor(reason);
     },
     async close() {
+      watchdog?.close();
       joblog?.close();
     },
   };
