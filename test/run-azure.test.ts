@@ -14,9 +14,17 @@ let dir: string;
 before(async () => {
   azurite = await startAzurite();
   dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-run-azure-'));
-  const images = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('images');
+  const images = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+    'images',
+  );
   await images.create();
-  for (const name of ['batches/b1/x.png', 'batches/b1/y.png', 'batches/b2/z.png', 'batches/b3/deep/w.png', 'top.txt']) {
+  for (const name of [
+    'batches/b1/x.png',
+    'batches/b1/y.png',
+    'batches/b2/z.png',
+    'batches/b3/deep/w.png',
+    'top.txt',
+  ]) {
     await images.getBlockBlobClient(name).upload('x', 1);
   }
 });
@@ -26,7 +34,9 @@ after(async () => {
 });
 
 async function names(container: string): Promise<string[]> {
-  const client = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container);
+  const client = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+    container,
+  );
   const found: string[] = [];
   for await (const blob of client.listBlobsFlat()) found.push(blob.name);
   return found.sort();
