@@ -200,6 +200,25 @@ describe('capacity: how many children the host can take', () => {
     assert.equal(d?.stop, undefined);
   });
 
+  test('a CPU burst cuts one child, then waits to see the effect before cutting again', () => {
+    const capacity = new ChildCapacity({ initial: 4, settleMs: 2000 });
+    const children: ChildReading[] = Array.from({ length: 4 }, (_, i) => ({
+      id: i + 1,
+      startedAt: 0,
+      rssBytes: 100 * MiB,
+      previousRssBytes: 100 * MiB,
+      cpuCores: 0.5,
+    }));
+    const busy = { budgetBytes: 64 * GiB, usedBytes: 4 * GiB, cpuFraction: 0.95, cores: 2 };
+    const limits: number[] = [];
+    for (let t = 10_000; t <= 12_500; t += 250) {
+      capacity.decide(busy, children, 4, t);
+      limits.push(capacity.limit);
+    }
+    // Over on two samples: 4 -> 3 at 10.25 s; held until 12.25 s; then 3 -> 2.
+    assert.deepEqual(limits, [4, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2]);
+  });
+
   test('a failed spawn lowers the number below what was running', () => {
     const capacity = new ChildCapacity({ initial: 8 });
     const d = capacity.spawnFailed(8, 'EAGAIN');

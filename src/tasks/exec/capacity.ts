@@ -71,6 +71,7 @@ export class ChildCapacity {
   #provedUpTo = Number.NEGATIVE_INFINITY;
   #cpuOver = 0;
   #stopHoldUntil = Number.NEGATIVE_INFINITY;
+  #cpuHoldUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: CapacityOptions = {}) {
     this.max = Math.max(1, options.max ?? 256);
@@ -149,8 +150,10 @@ export class ChildCapacity {
       if (to < from) return this.#set(to, `memory ${pct(memory)} > ${pct(this.memoryThreshold)}${each}`);
       return undefined;
     }
-    if (this.#cpuOver >= 2 && from > 1) {
+    // CPU comes in bursts (a child loading, another's allocation): one cut, then a settle time to see its effect.
+    if (this.#cpuOver >= 2 && from > 1 && now >= this.#cpuHoldUntil) {
       this.#cpuOver = 0;
+      this.#cpuHoldUntil = now + this.settleMs;
       return this.#set(
         Math.max(1, Math.min(from - 1, running)),
         `CPU ${pct(host.cpuFraction)} > ${pct(this.cpuThreshold)}`,
