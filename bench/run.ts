@@ -14,14 +14,15 @@ const BENCHMARKS = {
   azure: async (o: BenchOptions) => (await import('./azure.js')).runAzure(o),
   memory: async (o: BenchOptions) => (await import('./memory.js')).runMemory(o),
   profile: async (o: BenchOptions) => (await import('./profile.js')).runProfile(o),
+  workers: async (o: BenchOptions) => (await import('./workers.js')).runWorkers(o),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 /** profile is on demand only: it explains, it does not compare. */
-const DEFAULT: Name[] = ['local', 'azure', 'memory'];
+const DEFAULT: Name[] = ['local', 'azure', 'memory', 'workers'];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,profile] [--runs N]
+const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,workers,profile] [--runs N]
   --quick   small datasets, one run each: proves the harness works end to end (about a minute)
-  --only    which benchmarks (comma-separated; default local,azure,memory; profile is on demand)
+  --only    which benchmarks (comma-separated; default local,azure,memory,workers; profile is on demand)
   --runs    timed runs per contender for the local benchmark (default 3, 1 with --quick)`;
 
 function options(): { quick: boolean; only: Name[]; runs: number } {

@@ -197,18 +197,22 @@ describe('azure-logs parser', () => {
   });
 
   it('stays exact when the table of dimension tuples fills and starts afresh mid-blob', () => {
-    // 30,000 distinct deployments (far past the table's bound) between records of one common tuple.
+    // 30,000 distinct (deployment, operation) tuples (far past the table's bound, each value within
+    // the distinct-value cap) between records of one common tuple.
     const lines: string[] = [];
     for (let i = 0; i < 30_000; i++) {
-      lines.push(rr({ properties: { modelName: 'gpt-4o', modelDeploymentName: `d${i}` } }), rr());
+      const properties = { modelName: 'gpt-4o', modelDeploymentName: `d${i % 999}` };
+      lines.push(rr({ operationName: `o${Math.floor(i / 1000)}`, properties }), rr());
     }
     const r = parse(`${lines.join('\n')}\n`);
     assert.equal(r.records, 60_000);
     assert.equal(counter(r.delta, 'deployment', 'chat', 'success'), 30_000);
-    assert.equal(counter(r.delta, 'deployment', 'd29999', 'success'), 1);
+    assert.equal(counter(r.delta, 'deployment', 'd998', 'success'), 30);
+    assert.equal(counter(r.delta, 'operation', 'o29', 'success'), 1000);
     let deployments = 0;
     for (const key of r.delta.counters.keys()) if (key.startsWith('["deployment"')) deployments += 1;
-    assert.equal(deployments, 30_001);
+    assert.equal(deployments, 1000);
+    assert.equal(counter(r.delta, 'folded', 'deployment'), 0);
     assert.equal(counter(r.delta, 'day_model', '2025-06-09', 'gpt-4o', '2024-11-20', 'success'), 30_000);
     assert.equal(counter(r.delta, 'day_model', '2025-06-09', 'gpt-4o', null, 'success'), 30_000);
   });

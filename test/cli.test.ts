@@ -29,3 +29,35 @@ describe('command line', () => {
     assert.match(one.stdout, /Usage: sluice status/);
   });
 });
+
+describe('numeric and named options are bounded', () => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      '--threads 1000000',
+      ['--threads', '1000000'],
+      /--threads.*expected a whole number from 0 to \d+ \(4 per core/,
+    ],
+    ['--threads -1', ['--threads', '-1'], /--threads.*from 0 to/],
+    ['--max-concurrency 100000', ['--max-concurrency', '100000'], /--max-concurrency.*from 1 to 4,096/],
+    ['--concurrency 0', ['--concurrency', '0'], /--concurrency.*from 1 to 4,096/],
+    ['--max-attempts 1000', ['--max-attempts', '1000'], /--max-attempts.*from 1 to 100/],
+    [
+      '--retry-delay 1e12',
+      ['--retry-delay', '1e12'],
+      /--retry-delay.*from 1 to 600,000 \(10 minutes at most\)/,
+    ],
+    ['--partition 0/1000000', ['--partition', '0/1000000'], /--partition.*at most 10,000 partitions/],
+    [
+      '--progress bogus',
+      ['--progress', 'bogus'],
+      /--progress.*'bogus' is invalid.*expected one of: bar, json, none/s,
+    ],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`refuses ingest ${what} with exit 2, saying the bound`, async () => {
+      const r = await sluice(['ingest', '.', '--store', '/nonexistent/never-opened.db', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+});

@@ -42,3 +42,15 @@ export function parseSize(text: string): number | null {
   const factor = scale[unit];
   return factor === undefined ? null : Math.round(Number(m[1]) * factor);
 }
+
+/** Characters a POSIX shell reads literally outside quotes. */
+const SHELL_SAFE = /^[A-Za-z0-9_/.,:=@%+-]+$/;
+
+/**
+ * `text` as one POSIX shell word, for commands printed for the user to copy: as it is when that is
+ * safe, else in single quotes (a quote inside becomes '\'').
+ */
+export function shellQuote(text: string): string {
+  if (SHELL_SAFE.test(text)) return text;
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}

@@ -2,6 +2,7 @@
 // The sluice command line: wires the commands and maps errors to the exit codes in DESIGN.md.
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from '../errors.js';
+import { redact } from '../sources/azure/redact.js';
 import { StoreError } from '../store/types.js';
 import { VERSION } from './version.js';
 
@@ -11,8 +12,15 @@ const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['run', async () => (await import('./commands/run.js')).registerRun],
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['partitions', async () => (await import('./commands/partitions.js')).registerPartitions],
+  ['merge', async () => (await import('./commands/merge.js')).registerMerge],
+  ['health', async () => (await import('./commands/health.js')).registerHealth],
+  ['serve', async () => (await import('./commands/serve.js')).registerServe],
+  ['query', async () => (await import('./commands/query.js')).registerQuery],
+  ['export', async () => (await import('./commands/export.js')).registerExport],
   ['synth', async () => (await import('./commands/synth.js')).registerSynth],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+  ['analyze', async () => (await import('./commands/analyze.js')).registerAnalyze],
 ]);
 
 const program = new Command('sluice')
@@ -23,7 +31,7 @@ const program = new Command('sluice')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride()
   .configureOutput({
-    outputError: (text, write) => write(text.startsWith('error:') ? `sluice: ${text}` : text),
+    outputError: (text, write) => write(redact(text.startsWith('error:') ? `sluice: ${text}` : text)),
   })
   .addHelpText(
     'after',
@@ -58,18 +66,21 @@ try {
     // --help and --version end through here with exit code 0.
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (error instanceof UsageError) {
-    process.stderr.write(`sluice: ${error.message}\n`);
+    process.stderr.write(`sluice: ${redact(error.message)}\n`);
     process.exitCode = EXIT.usage;
   } else if (error instanceof StoreError) {
     process.stderr.write(`sluice: ${error.message}\n`);
     process.exitCode = EXIT.storeFailed;
   } else {
     const verbose = process.argv.includes('--verbose');
+    // Last line of defence: whatever the error says, no password, key or SAS is printed.
     process.stderr.write(
-      `sluice: internal error: ${error instanceof Error ? error.message : String(error)}\n` +
-        (verbose && error instanceof Error
-          ? `${error.stack}\n`
-          : 'run again with --verbose for the stack trace\n'),
+      redact(
+        `sluice: internal error: ${error instanceof Error ? error.message : String(error)}\n` +
+          (verbose && error instanceof Error
+            ? `${error.stack}\n`
+            : 'run again with --verbose for the stack trace\n'),
+      ),
     );
     process.exitCode = EXIT.failedItems;
   }

@@ -3,7 +3,8 @@
 import type { EngineEvent, Progress } from '../engine/loop.js';
 import { bytes, count, duration } from './format.js';
 
-export type ProgressMode = 'bar' | 'json' | 'none';
+export const PROGRESS_MODES = ['bar', 'json', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
 export function progressMode(requested: string | undefined, stream: NodeJS.WriteStream): ProgressMode {
   if (requested === 'bar' || requested === 'json' || requested === 'none') return requested;

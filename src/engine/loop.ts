@@ -69,7 +69,7 @@ export interface EngineOptions {
   graceMs?: number;
   /** How often progress events are emitted, ms. Default 1,000. */
   progressIntervalMs?: number;
-  /** How a failing store call is retried before the run stops. Default 8 tries, 250 ms doubling to 5 s. */
+  /** How a failing store call is retried before the run stops. Default 10 tries, 250 ms doubling to 10 s (about half a minute). */
   storeRetry?: { tries: number; backoff: BackoffOptions };
   /** Aborting it asks for a clean stop: no new claims, items in hand finish or are given back. */
   signal?: AbortSignal;
@@ -190,7 +190,7 @@ export function isPermanent(error: unknown): boolean {
   return typeof code === 'string' && PERMANENT_CODES.has(code);
 }
 
-const DEFAULT_STORE_RETRY = { tries: 8, backoff: { baseMs: 250, capMs: 5_000 } };
+const DEFAULT_STORE_RETRY = { tries: 10, backoff: { baseMs: 250, capMs: 10_000 } };
 
 export async function runJob(options: EngineOptions): Promise<RunSummary> {
   const { store, job, task } = options;

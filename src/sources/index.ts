@@ -1,6 +1,7 @@
 // The source registry: turns a <source> argument into a Source. One line per kind.
 import { UsageError } from '../errors.js';
 import { isBlobAddress } from './azure/address.js';
+import { redact } from './azure/redact.js';
 import { FileSource } from './file/index.js';
 import type { Source } from './types.js';
 
@@ -20,9 +21,9 @@ export async function openSource(location: string, options: SourceOptions = {}):
       options.connectionString ? { connectionString: options.connectionString } : {},
     );
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !/^file:\/\//i.test(location)) {
     throw new UsageError(
-      `unknown source ${JSON.stringify(location.split('?')[0])}: use a folder path, file:<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]`,
+      `unknown source ${JSON.stringify(redact(location.split('?')[0] ?? ''))}: use a folder path, file:<path>, file:///<path>, azure://<account>/<container>[/<prefix>] or https://<account>.blob.core.windows.net/<container>[/<prefix>][?<SAS>]`,
     );
   }
   return FileSource.open(location);

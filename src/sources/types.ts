@@ -12,12 +12,22 @@ export interface ItemRef {
   version?: string;
 }
 
+/** A folder (or a name) the listing could not read: skipped so the rest is listed, and reported at the end. */
+export interface ListingProblem {
+  /** Where, relative to the source root. */
+  path: string;
+  /** Why, in a few words: `EACCES`, `a symbolic link loop`, `its name is not valid UTF-8`. */
+  reason: string;
+}
+
 export interface ListOptions {
   /** Only items whose `y=/m=/d=/h=` path hour overlaps this window; whole folders outside it are never opened. */
   window?: TimeWindow;
   /** Resume an interrupted listing: only names after this one (see order.ts); folders wholly before it are not opened. */
   after?: string;
   signal?: AbortSignal;
+  /** Called for each folder skipped because it cannot be read (the listing goes on without it). */
+  onProblem?: (problem: ListingProblem) => void;
 }
 
 /** What a source did while listing, for progress and for tests that check pruning. */
@@ -28,6 +38,8 @@ export interface ListingStats {
   itemsListed: number;
   /** Folders skipped because their path is outside the time window. */
   foldersPruned: number;
+  /** Folders (and names) skipped because they could not be read: see `Source.listingProblems`. */
+  unreadable?: number;
 }
 
 export interface Source {
@@ -43,6 +55,8 @@ export interface Source {
   requestCounters?(): Record<string, number>;
   /** Reports every request try (latency, push-back) to `listener`; returns the unsubscribe function. */
   observeRequests?(listener: (o: RequestTry) => void): () => void;
+  /** The first few folders this process's listings skipped as unreadable (all are counted in `stats.unreadable`). */
+  listingProblems?(): readonly ListingProblem[];
   /** The item as a local file, when it is one: then workers read it themselves, off the main thread. */
   localPath?(id: string): string;
 }

@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { compareReports } from '../../report/compare.js';
 import { bytes, count } from '../format.js';
+import { PROGRESS_MODES } from '../progress.js';
 import { DEFAULT_INCLUDE, runIngest } from './ingest.js';
-import { positiveInt, size as sizeOption } from './options.js';
+import { formatOf, positiveInt, size as sizeOption } from './options.js';
 import { loadReport, renderReport } from './report.js';
 import { runSynth } from './synth.js';
 
@@ -77,7 +78,11 @@ export function registerDemo(program: Command): void {
       '--azure',
       'go through the real Azure path: an Azure Storage emulator (Azurite) that sluice starts itself',
     )
-    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
+    .option(
+      '--progress <mode>',
+      'bar | json | none (default: bar on a terminal, JSON lines otherwise)',
+      formatOf(PROGRESS_MODES),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  sluice demo\n  sluice demo --size 50MB --dir /tmp/sluice-demo\n  sluice demo --azure --size 50MB',

@@ -11,9 +11,11 @@ import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
-import { bytes, count, duration } from '../format.js';
-import { progressMode, progressReporter } from '../progress.js';
-import { leaseTtl, percent, positiveInt, wholeNumber } from './options.js';
+import { bytes, count, duration, shellQuote } from '../format.js';
+import { ListingWatch } from '../listing.js';
+import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
+import { defaultJobName } from './job.js';
+import { formatOf, glob, intIn, LIMITS, leaseTtl, partitionText, percent, sizeIn } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -28,6 +30,7 @@ export interface IngestCliOptions {
   maxConcurrency: number;
   memoryThreshold: number;
   threads?: number;
+  maxLineSize?: number;
   maxAttempts: number;
   retryDelay: number;
   retryFailed?: boolean;
@@ -51,7 +54,8 @@ export async function runIngest(
     throw error;
   }
   const partition = opts.partition ? parsePartition(opts.partition) : undefined;
-  const matches = picomatch(opts.include, { dot: true });
+  const listing = new ListingWatch(picomatch(opts.include, { dot: true }));
+  const matches = listing.include;
   const include = partition
     ? (id: string) => matches(id) && partitionOf(id, partition.count) === partition.index
     : (id: string) => matches(id);
@@ -65,7 +69,10 @@ export async function runIngest(
     await source.close();
     throw error;
   });
-  const task = createAzureLogsTask(source, opts.threads === undefined ? {} : { threads: opts.threads });
+  const task = createAzureLogsTask(source, {
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    ...(opts.maxLineSize === undefined ? {} : { maxLineBytes: opts.maxLineSize }),
+  });
   // Adaptive unless the user fixed the number: then exactly that many items run at once.
   const governor =
     opts.concurrency === undefined
@@ -83,8 +90,7 @@ export async function runIngest(
   if (opts.to) filters.to = opts.to;
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
-  const suffix = Object.keys(filters).length > 0 ? `#${Object.values(filters).join(',')}` : '';
-  const job = opts.job ?? `${source.uri}${suffix}`;
+  const job = opts.job ?? defaultJobName(source.uri, filters);
 
   const stderr = process.stderr;
   const mode = progressMode(opts.progress, stderr);
@@ -161,13 +167,21 @@ export async function runIngest(
     if (summary.outcome === 'interrupted') lines.push('state saved: run the same command again to resume.');
     if (p.itemsFailed > 0) {
       lines.push(
-        `${count(p.itemsFailed)} items failed: see \`sluice status --store ${opts.store}\`; re-run with --retry-failed.`,
+        `${count(p.itemsFailed)} items failed: see \`sluice status --store ${shellQuote(opts.store)}\`; re-run with --retry-failed.`,
       );
     }
-    lines.push(`report: sluice report --store ${opts.store}${opts.job ? ` --job ${opts.job}` : ''}`);
+    lines.push(
+      `report: sluice report --store ${shellQuote(opts.store)}${opts.job ? ` --job ${shellQuote(opts.job)}` : ''}`,
+    );
     for (const line of lines) reporter.say(line);
+    const warned = listing.warnings(opts.include, source, p.itemsTotal, window !== undefined);
+    for (const line of warned.lines) reporter.say(line);
     const code =
-      summary.outcome === 'interrupted' ? EXIT.interrupted : p.itemsFailed > 0 ? EXIT.failedItems : EXIT.ok;
+      summary.outcome === 'interrupted'
+        ? EXIT.interrupted
+        : p.itemsFailed > 0 || warned.failed
+          ? EXIT.failedItems
+          : EXIT.ok;
     return { code, summary, job };
   } finally {
     process.off('SIGINT', onSignal);
@@ -198,15 +212,23 @@ export function registerIngest(program: Command): void {
     .option('--job <name>', 'job name (default: the source and its filters); the same name resumes')
     .option('--from <date>', 'first hour to include, from the y=/m=/d=/h= path (UTC, YYYY-MM-DD[THH])')
     .option('--to <date>', 'last hour or day to include, inclusive (UTC, YYYY-MM-DD[THH])')
-    .option('--include <glob>', 'which files or blobs are log blobs', DEFAULT_INCLUDE)
-    .option('--partition <i/n>', 'only items in hash partition i of n (for machines that share nothing)')
+    .option('--include <glob>', 'which files or blobs are log blobs', glob, DEFAULT_INCLUDE)
+    .option(
+      '--partition <i/n>',
+      `only items in hash partition i of n, n <= ${LIMITS.partitions} (for machines that share nothing)`,
+      partitionText,
+    )
     .option(
       '--max-concurrency <n>',
-      'most items at once; below it the number adapts to the service and the host',
-      positiveInt,
+      `most items at once, 1 to ${LIMITS.concurrency}; below it the number adapts to the service and the host`,
+      intIn(1, LIMITS.concurrency),
       256,
     )
-    .option('--concurrency <n>', 'a fixed number of items at once instead of the adaptive one', positiveInt)
+    .option(
+      '--concurrency <n>',
+      `a fixed number of items at once instead of the adaptive one (1 to ${LIMITS.concurrency})`,
+      intIn(1, LIMITS.concurrency),
+    )
     .option(
       '--memory-threshold <percent>',
       'back off when memory use passes this share of what the host can spare',
@@ -215,14 +237,24 @@ export function registerIngest(program: Command): void {
     )
     .option(
       '--threads <n>',
-      'parser threads (default: one per core; 0 parses on the main thread)',
-      wholeNumber,
+      `parser threads, 0 to ${LIMITS.threads} (default: one per core; 0 parses on the main thread)`,
+      intIn(0, LIMITS.threads, '4 per core on this machine, 256 at most'),
     )
-    .option('--max-attempts <n>', 'attempts before an item is marked failed', positiveInt, 4)
+    .option(
+      '--max-line-size <bytes>',
+      `longest line (or record) parsed, 1KB to ${bytes(LIMITS.lineBytes)}; a longer one counts as one malformed line (default 32MiB)`,
+      sizeIn(1000, LIMITS.lineBytes),
+    )
+    .option(
+      '--max-attempts <n>',
+      `attempts before an item is marked failed (1 to ${LIMITS.attempts})`,
+      intIn(1, LIMITS.attempts),
+      4,
+    )
     .option(
       '--retry-delay <ms>',
-      'first retry backoff ceiling in ms (doubles per attempt, full jitter)',
-      positiveInt,
+      `first retry backoff ceiling in ms, 1 to ${LIMITS.retryDelayMs} (doubles per attempt, full jitter)`,
+      intIn(1, LIMITS.retryDelayMs, '10 minutes at most'),
       1000,
     )
     .option('--retry-failed', 'try failed items again')
@@ -236,7 +268,11 @@ export function registerIngest(program: Command): void {
       leaseTtl,
       60,
     )
-    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, JSON lines otherwise)')
+    .option(
+      '--progress <mode>',
+      'bar | json | none (default: bar on a terminal, JSON lines otherwise)',
+      formatOf(PROGRESS_MODES),
+    )
     .option(
       '--connection-string <cs>',
       'Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)',

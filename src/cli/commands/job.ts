@@ -29,3 +29,9 @@ export async function chooseJob(
         note: `showing job "${latest.name}", the latest of ${jobs.length} in ${storePath} (choose with --job)`,
       };
 }
+
+/** A job's default name: its source, and its filters when it has any (`file:/logs#2025-06-01,0/3`). */
+export function defaultJobName(source: string, filters: Record<string, unknown>): string {
+  const values = Object.values(filters);
+  return values.length > 0 ? `${source}#${values.join(',')}` : source;
+}

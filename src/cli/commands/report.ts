@@ -1,26 +1,40 @@
-// `sluice report`: the answers for a job, as text, JSON (the DESIGN.md contract) or CSV.
+// `sluice report`: the answers for a job, as text, JSON (the DESIGN.md contract), CSV or one HTML page.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { renderReportHtml } from '../../report/html.js';
 import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
+import type { JobStatus } from '../../store/types.js';
 import { type TaskReport, taskEntry } from '../../tasks/index.js';
 import { chooseJob } from './job.js';
 import { formatOf } from './options.js';
 
-export const REPORT_FORMATS = ['text', 'json', 'csv'] as const;
+export const REPORT_FORMATS = ['text', 'json', 'csv', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function renderReport(loaded: { report: object; renderer: TaskReport }, format: ReportFormat): string {
+export interface LoadedReport {
+  report: object;
+  renderer: TaskReport;
+  status: JobStatus;
+  note?: string;
+}
+
+export function renderReport(loaded: LoadedReport, format: ReportFormat): string {
   if (format === 'json') return `${JSON.stringify(loaded.report, null, 2)}\n`;
   if (format === 'csv') return loaded.renderer.csv(loaded.report);
+  if (format === 'html') {
+    const sections = loaded.renderer.htmlSections?.(loaded.report);
+    return renderReportHtml({
+      report: loaded.report,
+      status: loaded.status,
+      ...(sections ? { sections } : {}),
+    });
+  }
   return loaded.renderer.text(loaded.report);
 }
 
 /** Builds a job's report with its task's report builder; the store is opened read-only. */
-export async function loadReport(
-  storePath: string,
-  requestedJob?: string,
-): Promise<{ report: object; renderer: TaskReport; note?: string }> {
+export async function loadReport(storePath: string, requestedJob?: string): Promise<LoadedReport> {
   const store = await openStore(storePath, { create: false, readOnly: true });
   try {
     const { job, note } = await chooseJob(store, requestedJob, storePath);
@@ -33,7 +47,7 @@ export async function loadReport(
     }
     const renderer = await entry.report();
     const report = await renderer.build({ job, status, aggregates: await store.aggregates(job), store });
-    return note ? { report, renderer, note } : { report, renderer };
+    return note ? { report, renderer, status, note } : { report, renderer, status };
   } finally {
     await store.close();
   }
@@ -54,6 +68,7 @@ Examples:
   sluice report
   sluice report --format json | jq '.byModel[] | {model, version, rateLimited}'
   sluice report --job june --format csv --out june.csv
+  sluice report --format html --out june.html    # one self-contained page: works offline, can be mailed
 
 Status classes: success = 2xx, rateLimited = 429, clientError = other 4xx, serverError = 5xx,
 noStatus = no usable HTTP status; they add up to records. Days come from each record's own time (UTC).`,

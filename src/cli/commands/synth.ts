@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { type SynthOptions, type SynthSummary, synthesize } from '../../synth/generate.js';
 import { bytes, count } from '../format.js';
-import { positiveInt, size } from './options.js';
+import { intIn, positiveInt, size } from './options.js';
 
 export interface SynthCliOptions {
   seed: number;
@@ -54,8 +54,8 @@ export function registerSynth(program: Command): void {
     .option('--resources <n>', 'Azure OpenAI accounts (default 3)', positiveInt)
     .option(
       '--records-per-hour <n>',
-      'mean records per account-hour when --size is not given (default 50)',
-      positiveInt,
+      'mean records per account-hour when --size is not given (default 50, at most 1,000,000)',
+      intIn(1, 1_000_000),
     )
     .addHelpText(
       'after',

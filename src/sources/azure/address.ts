@@ -1,6 +1,6 @@
 // Reads a blob `<source>` (azure://account/container/prefix or an http(s) URL) into its parts.
 import { UsageError } from '../../errors.js';
-import { registerSecret } from './redact.js';
+import { redact, registerSecret } from './redact.js';
 
 /** Where a blob source lives. `endpoint` is set only when the address named one (an http(s) URL). */
 export interface BlobAddress {
@@ -32,9 +32,10 @@ function bad(source: string, what: string): UsageError {
   );
 }
 
+/** The source as printed back: no query string (a SAS, or anything like one) and no user:password@. */
 function stripQuery(text: string): string {
   const q = text.indexOf('?');
-  return q < 0 ? text : `${text.slice(0, q)}?<SAS redacted>`;
+  return redact(q < 0 ? text : `${text.slice(0, q)}?<SAS redacted>`);
 }
 
 /** True when `source` names a blob container rather than a local folder. */

@@ -125,12 +125,12 @@ async function requestRange(
         conditions: ifMatch ? { ifMatch } : undefined,
       });
       timer.pause();
-      reportTry(startedAt); // time to the response headers: the service's latency, not ours
+      reportTry(startedAt, `reading ${read.name} from ${offset}`); // time to the response headers: the service's latency
       return { response, timer };
     } catch (error) {
       timer.finish(true);
       const failure = classifyFailure(error, timer.timedOut());
-      reportTry(startedAt, failure);
+      reportTry(startedAt, `reading ${read.name} from ${offset}`, failure);
       // 416: `offset` is at or past the end, so there is nothing new to read.
       if (failure.status === 416) return undefined;
       const fatal = read.fatal(error);

@@ -1,4 +1,5 @@
-// Turns failures that no retry can fix (bad key, expired SAS, no container, no such host) into usage errors.
+// Turns failures that no retry can fix (bad key, expired SAS, no container, no such host, a request the
+// service calls invalid) into usage errors.
 import { type ItemError, UsageError } from '../../errors.js';
 import type { BlobAddress } from './address.js';
 import type { BlobAccess } from './credential.js';
@@ -45,8 +46,17 @@ function authAdvice({ address, access }: Where, now: number): string {
   return `your Azure identity (DefaultAzureCredential) may not read ${where}. Assign it "Storage Blob Data Reader" on the account or container, or pass --connection-string.`;
 }
 
-/** A `UsageError` when `error` means nothing will work until the user changes something, else undefined. */
-export function explainFatal(error: unknown, where: Where, now = Date.now()): UsageError | undefined {
+/**
+ * A `UsageError` when `error` means nothing will work until the user changes something, else undefined.
+ * `during`: a 400 while listing is the user's input (the prefix, the SAS); while reading one blob it is
+ * that blob's problem, and fails only that item.
+ */
+export function explainFatal(
+  error: unknown,
+  where: Where,
+  now = Date.now(),
+  during: 'list' | 'read' = 'list',
+): UsageError | undefined {
   if (error instanceof UsageError) return error;
   const { address, access } = where;
   const name = (error as { name?: string } | null)?.name ?? '';
@@ -72,6 +82,14 @@ export function explainFatal(error: unknown, where: Where, now = Date.now()): Us
       redact(
         `Container "${address.container}" does not exist in storage account "${access.account}" (${access.endpoint}). ` +
           'Check the name; Azure Monitor writes to containers named insights-logs-<category>.',
+      ),
+    );
+  }
+  if (failure.status === 400 && during === 'list') {
+    return new UsageError(
+      redact(
+        `The storage service refused to list ${address.uri} as an invalid request (${detail}). ` +
+          'Check the source address (account, container and prefix) and the SAS or connection string.',
       ),
     );
   }

@@ -79,7 +79,7 @@ export class BlobSource implements Source {
       start,
       retry: this.retry,
       signal,
-      fatal: (error) => explainFatal(error, this.where),
+      fatal: (error) => explainFatal(error, this.where, Date.now(), 'read'),
     });
   }
 

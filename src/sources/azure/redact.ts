@@ -1,4 +1,4 @@
-// Keeps secrets (account keys, SAS tokens, bearer tokens) out of every message sluice prints.
+// Keeps secrets (account keys, SAS tokens, bearer tokens, passwords in URLs) out of every message sluice prints.
 
 /** Secrets this process has read (a key, a SAS), removed verbatim wherever they appear. */
 const knownSecrets = new Set<string>();
@@ -10,6 +10,9 @@ export function registerSecret(secret: string | undefined): void {
 }
 
 const PATTERNS: [RegExp, string][] = [
+  // The user:password@ of any URL (https://, postgres://, ftp://), up to the authority's last @ (a
+  // password may hold one); the name goes too, it is half the login.
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]*@/gi, '$1<credentials redacted>@'],
   // A whole SAS query string: `?sv=...&sig=...`, in a URL or alone.
   [/\?[^\s"'<>?]*\bsig=[^\s"'<>]*/gi, '?<SAS redacted>'],
   [/\b(AccountKey|SharedAccessSignature)=[^;\s"']*/gi, '$1=<redacted>'],

@@ -1,5 +1,6 @@
 // Retries for blob requests: full-jitter backoff, Retry-After honoured, a budget per operation, and counters.
 import { ItemError } from '../../errors.js';
+import { logRequest } from './logging.js';
 import { redact } from './redact.js';
 
 export interface RetryOptions {
@@ -83,10 +84,12 @@ export function observeRequests(listener: (o: RequestObservation) => void): () =
   return () => observers.delete(listener);
 }
 
-/** Reports a try that answered (`failure` undefined) or failed. */
-export function reportTry(startedAt: number, failure?: Failure): void {
+/** Reports a try of `what` that answered (`failure` undefined) or failed. */
+export function reportTry(startedAt: number, what: string, failure?: Failure): void {
+  const rttMs = Date.now() - startedAt;
+  logRequest(what, rttMs, failure ? `${describeFailure(failure)} (${failure.kind})` : 'ok');
   if (observers.size === 0) return;
-  const o: RequestObservation = { rttMs: Date.now() - startedAt, outcome: 'ok' };
+  const o: RequestObservation = { rttMs, outcome: 'ok' };
   if (failure) {
     o.outcome = failure.kind === 'throttled' ? 'throttled' : failure.kind === 'timeout' ? 'timeout' : 'error';
     if (failure.retryAfterMs !== undefined) o.retryAfterMs = failure.retryAfterMs;
@@ -329,11 +332,11 @@ export async function withRetry<T>(
     const startedAt = Date.now();
     try {
       const result = await attempt(timer.signal);
-      reportTry(startedAt);
+      reportTry(startedAt, call.what);
       return result;
     } catch (error) {
       timer.finish();
-      reportTry(startedAt, classifyFailure(error, timer.timedOut()));
+      reportTry(startedAt, call.what, classifyFailure(error, timer.timedOut()));
       await budget.failed(error, timer.timedOut());
     } finally {
       timer.finish();

@@ -101,7 +101,7 @@ export class SqliteStore implements Store {
         // NORMAL in WAL mode: a crash of the process never loses a commit; a power cut may roll back
         // the last ones, and since state and results commit together, those items simply run again.
         db.pragma('synchronous = NORMAL');
-        if (version < SCHEMA_VERSION) migrate(db, version);
+        if (version < SCHEMA_VERSION) migrate(db);
       }
       // Aggregates and item rows are hot: a 16 MB page cache keeps them in memory between commits.
       db.pragma('cache_size = -16384');

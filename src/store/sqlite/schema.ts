@@ -124,9 +124,14 @@ export function schemaVersion(db: Database): number | null {
   return Number.isInteger(version) && version > 0 ? version : null;
 }
 
-/** Brings the store from `from` to SCHEMA_VERSION in one transaction. */
-export function migrate(db: Database, from: number): void {
+/**
+ * Brings the store to SCHEMA_VERSION in one transaction. The version is read again under the
+ * write lock: of several processes opening a new store at once, one migrates, the others find it done.
+ */
+export function migrate(db: Database): void {
   db.transaction(() => {
+    const from = schemaVersion(db) ?? 0;
+    if (from >= SCHEMA_VERSION) return;
     db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     for (let v = from; v < SCHEMA_VERSION; v++) (MIGRATIONS[v] as (db: Database) => void)(db);
     db.prepare(

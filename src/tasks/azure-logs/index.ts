@@ -19,7 +19,7 @@ import {
   type TaskResult,
   toCheckpoint,
 } from './checkpoint.js';
-import { startsAsWrapper } from './parse.js';
+import { BlobParser, MAX_LINE_BYTES, type ParseLimits, startsAsWrapper } from './parse.js';
 import parseJob, { type GroupOutput, type ParseJob, type ParseOutput } from './worker.js';
 
 /** Bytes per chunk sent to a worker. */
@@ -37,10 +37,13 @@ const PERMANENT = /\b(ENOENT|EACCES|EPERM|EISDIR|ENOTDIR|ELOOP)\b/;
 export interface AzureLogsOptions {
   /** Worker threads; 0 parses on the main thread. Default: the machine's cores. */
   threads?: number;
+  /** Longest line or record parsed, in bytes (default MAX_LINE_BYTES); a longer one is malformed. */
+  maxLineBytes?: number;
 }
 
 export function createAzureLogsTask(source: Source, options: AzureLogsOptions = {}): Task {
   const threads = options.threads ?? availableParallelism();
+  const limits: ParseLimits = { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES };
   // Started on first use: a run of small remote blobs never needs it (and never pays its memory).
   let pool: Piscina<ParseJob, ParseOutput | GroupOutput> | undefined;
   const workers = () => {
@@ -56,7 +59,8 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
     return pool;
   };
 
-  const run = async (job: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
+  const run = async (unlimited: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
+    const job = { ...unlimited, limits };
     // Without threads, or for a small chunk (where the hand-off would cost more than the parse), inline.
     if (threads === 0 || (job.kind === 'bytes' && job.bytes.byteLength < INLINE_BYTES)) return parseJob(job);
     if (job.kind === 'bytes') {
@@ -152,8 +156,9 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
         await source.open(item.id, resume.offset, signal),
         resume,
         async (job) => (await run(job, signal)) as ParseOutput,
+        limits,
         (bytes, end) => {
-          tail = bytes.byteLength > 0 ? markOf(bytes, end) : tail;
+          tail = bytes.byteLength > 0 ? markOf(bytes, end) : undefined;
         },
       );
       return { ...outcome(result, resume, tail), delta: result.delta };
@@ -197,46 +202,91 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
   };
 }
 
-/** Cuts a byte stream at newlines into chunks, parses them (at most CHUNKS_IN_FLIGHT at once), merges. */
+/**
+ * Cuts a byte stream at newlines into chunks, parses them (at most CHUNKS_IN_FLIGHT at once), merges.
+ * What cannot be cut at newlines (the {"records": [...]} form, a line longer than the cap) is parsed
+ * here as it arrives, by one streaming parser: its memory stays one piece and one record.
+ */
 async function parseStream(
   stream: AsyncIterable<Uint8Array>,
   resume: Resume,
   run: (job: ParseJob) => Promise<ParseOutput>,
+  limits: ParseLimits,
   onTail: (lastBytes: Uint8Array, end: number) => void,
 ): Promise<TaskResult> {
+  const maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
   const outputs: Promise<ParseOutput>[] = [];
   let pieces: Buffer[] = [];
   let held = 0;
+  /** Whether `pieces` hold a newline (so a chunk can be cut). */
+  let newline = false;
   let offset = resume.offset;
   let first = true;
-  let whole = false; // the {"records": [...]} form parses as one document
+  let inline: BlobParser | undefined;
+  const nextResume = () => (first ? resume : { offset, tailMalformed: false });
   const send = async (bytes: Buffer) => {
-    const chunkResume = first ? resume : { offset, tailMalformed: false };
+    const chunkResume = nextResume();
     first = false;
     offset += bytes.length;
     // The mark is taken before the bytes move to a worker (a copy: they are transferred).
-    if (bytes.length > 0) onTail(Buffer.from(bytes.subarray(Math.max(0, bytes.length - MARK_BYTES))), offset);
     outputs.push(run({ kind: 'bytes', bytes, resume: chunkResume }));
     if (outputs.length >= CHUNKS_IN_FLIGHT) await outputs[outputs.length - CHUNKS_IN_FLIGHT];
   };
+  // The last bytes of the stream, whichever way they are parsed: the pass's mark (checkpoint.ts).
+  let tail: Buffer = Buffer.alloc(0);
+  let streamed = 0;
   for await (const chunk of stream) {
     const piece = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    if (first && offset === 0 && held === 0 && startsAsWrapper(piece)) whole = true;
-    pieces.push(piece);
-    held += piece.length;
-    if (whole || held < CHUNK_BYTES) continue;
-    const buffer = Buffer.concat(pieces, held);
-    const nl = buffer.lastIndexOf(0x0a);
-    if (nl < 0) {
-      pieces = [buffer];
+    streamed += piece.length;
+    tail =
+      piece.length >= MARK_BYTES
+        ? Buffer.from(piece.subarray(piece.length - MARK_BYTES))
+        : Buffer.concat([tail, piece]).subarray(-MARK_BYTES);
+    if (inline) {
+      inline.push(piece);
       continue;
     }
+    if (first && offset === 0 && held === 0 && startsAsWrapper(piece)) {
+      inline = new BlobParser(resume, undefined, limits);
+      inline.push(piece);
+      continue;
+    }
+    pieces.push(piece);
+    held += piece.length;
+    if (!newline && piece.includes(0x0a)) newline = true;
+    if (held < CHUNK_BYTES) continue;
+    if (!newline) {
+      if (held > maxLineBytes) {
+        // A line past the cap: the rest of the blob goes through one parser that skips it unheld.
+        inline = new BlobParser(nextResume(), undefined, limits);
+        for (const p of pieces) inline.push(p);
+        pieces = [];
+        held = 0;
+      }
+      continue;
+    }
+    const buffer = Buffer.concat(pieces, held);
+    const nl = buffer.lastIndexOf(0x0a);
     // The rest is copied out: the chunk's buffer moves to a worker.
     pieces = nl + 1 < buffer.length ? [Buffer.from(buffer.subarray(nl + 1))] : [];
     held = buffer.length - nl - 1;
+    newline = false;
     await send(buffer.subarray(0, nl + 1));
   }
-  await send(Buffer.concat(pieces, held));
+  if (inline) {
+    const result = inline.end();
+    outputs.push(
+      Promise.resolve({
+        delta: result.delta.toData(),
+        resume: result.resume,
+        records: result.records,
+        bytes: result.bytes,
+      }),
+    );
+  } else {
+    await send(Buffer.concat(pieces, held));
+  }
+  onTail(tail, resume.offset + streamed);
   return toResult(await Promise.all(outputs));
 }
 

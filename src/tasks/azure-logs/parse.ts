@@ -1,20 +1,37 @@
 // Parses PT1H.json blob bytes into an aggregate delta, incrementally and purely (bytes in,
 // delta out), so it can run on any thread. Accepts JSON lines and the pre-2018
 // {"records": [...]} form, a UTF-8 BOM, CRLF, blank lines, and a last line cut mid-write.
+// Memory is bounded whatever the input: a line past the cap is one malformed line, skipped without
+// being held, and the {"records": [...]} form is read record by record (records-stream.ts).
 import { isAscii } from 'node:buffer';
 import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
+import { DIMENSIONS, type Dimension, DistinctCap, OTHER_VALUE } from './caps.js';
 import type { Resume, TaskResult } from './checkpoint.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
 import { type RecordFacts, recordFacts } from './record.js';
+import { RecordsStream } from './records-stream.js';
 
 const NEWLINE = 0x0a;
 const NON_ASCII = /[\x80-\xff]/g;
+const HIGH = /[\x80-\xff]/;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
+/** Bytes of the {"records": [...]} form turned into text at once (see feed). */
+const STREAM_SLICE = 16 << 10;
 /** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
 const SNIFF_BYTES = 64;
-/** A wrapper-form blob is parsed whole; past this size it is read as lines instead. */
-const MAX_WRAPPER_BYTES = 512 * 1024 * 1024;
+/**
+ * Longest line (or record of the {"records": [...]} form) parsed, in bytes: a longer one is counted
+ * as one malformed line and skipped unread. Azure's records are kilobytes; a line of hundreds of MB
+ * is junk, and parsing it would take several times its size in memory (and past 512 MB, no string
+ * can hold it).
+ */
+export const MAX_LINE_BYTES = 32 << 20;
+
+export interface ParseLimits {
+  /** Longest line or record parsed, in bytes (default MAX_LINE_BYTES); longer is malformed. */
+  maxLineBytes?: number;
+}
 
 /** True when a blob's first bytes (BOM allowed) open the {"records": [...]} form, which parses as a whole. */
 export function startsAsWrapper(head: Uint8Array): boolean {
@@ -29,7 +46,13 @@ export const KEYS = {
   records: RECORDS_KEY,
   malformed: dimKey('malformed'),
   latencyAll: dimKey('all'),
+  /** Records whose value of a dimension was folded into "(other)" (see caps.ts), per dimension. */
+  folded: (dimension: Dimension) => dimKey('folded', dimension),
 };
+const FOLDED_KEYS = Object.fromEntries(DIMENSIONS.map((d) => [d, KEYS.folded(d)])) as Record<
+  Dimension,
+  string
+>;
 
 /**
  * What records add up to: counts per dimension tuple, latency sketches, the time range. The blobs
@@ -45,6 +68,11 @@ export class Tally {
   /** The earliest and latest record time seen (kept here, not in the delta, until `take`). */
   private first: Bound | null = null;
   private last: Bound | null = null;
+  /** The distinct values of each dimension this tally has counted, up to the caps of caps.ts. */
+  private readonly caps = Object.fromEntries(DIMENSIONS.map((d) => [d, new DistinctCap()])) as Record<
+    Dimension,
+    DistinctCap
+  >;
 
   malformed(n = 1): void {
     this.delta.count(KEYS.malformed, n);
@@ -53,12 +81,12 @@ export class Tally {
   record(f: RecordFacts): void {
     const combo = combos.find(
       f.time?.day ?? null,
-      f.model,
-      f.version,
-      f.deployment,
-      f.operation,
-      f.category,
-      f.resource,
+      this.bounded('model', f.model),
+      this.bounded('version', f.version),
+      this.bounded('deployment', f.deployment),
+      this.bounded('operation', f.operation),
+      this.bounded('category', f.category),
+      this.bounded('resource', f.resource),
       f.status,
       f.cls,
     );
@@ -79,6 +107,14 @@ export class Tally {
     }
   }
 
+  /** A dimension value within the caps of caps.ts; a record folded into "(other)" is counted as such. */
+  private bounded(dimension: Dimension, value: string | null): string | null {
+    if (value === null) return null;
+    const kept = this.caps[dimension].admit(value);
+    if (kept === OTHER_VALUE && value !== OTHER_VALUE) this.delta.count(FOLDED_KEYS[dimension]);
+    return kept;
+  }
+
   /** Adds a delta counted elsewhere (a blob parsed on its own tally). */
   add(delta: Delta): void {
     this.delta.merge(delta);
@@ -97,15 +133,21 @@ export class Tally {
 }
 
 export class BlobParser {
+  /** The pieces of a line not yet ended, and their bytes. */
   private carry: Buffer[] = [];
+  private carryBytes = 0;
+  /** Bytes of an over-long line skipped so far (0: none is being skipped). */
+  private skipping = 0;
   /** Bytes of the blob, from its start, fully accounted for (through the last newline). */
   private consumed: number;
   private bytes = 0;
   private records = 0;
   private atBlobStart: boolean;
   private start: Buffer | null = null;
-  private wrapper: Buffer[] | null = null;
-  private wrapperBytes = 0;
+  /** The {"records": [...]} form, read record by record; null for JSON lines. */
+  private stream: RecordsStream | null = null;
+  private streamBytes = 0;
+  private readonly maxLineBytes: number;
 
   /**
    * `tally`: where the records are counted; by default the parser's own. A shared one also holds
@@ -114,7 +156,9 @@ export class BlobParser {
   constructor(
     resume: Resume = { offset: 0, tailMalformed: false },
     private readonly tally = new Tally(),
+    limits: ParseLimits = {},
   ) {
+    this.maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
     this.consumed = resume.offset;
     this.atBlobStart = resume.offset === 0;
     // The cut line counted as malformed last time is read again now, whole or not.
@@ -143,19 +187,38 @@ export class BlobParser {
 
   /** Parses bytes already counted in `bytes`. */
   private feed(chunk: Buffer): void {
+    if (this.stream) {
+      this.streamBytes += chunk.length;
+      // In slices small enough for the young generation: a record's text is a slice of one, and a
+      // chunk-sized string would outlive many collections in the large-object space.
+      for (let at = 0; at < chunk.length; at += STREAM_SLICE) {
+        this.stream.push(chunk.toString('latin1', at, Math.min(chunk.length, at + STREAM_SLICE)));
+      }
+      return;
+    }
     let buf = chunk;
-    if (this.wrapper) {
-      this.wrapper.push(Buffer.from(buf));
-      this.wrapperBytes += buf.length;
-      if (this.wrapperBytes <= MAX_WRAPPER_BYTES) return;
-      const all = Buffer.concat(this.wrapper);
-      this.wrapper = null;
-      buf = all;
+    if (this.skipping > 0) {
+      const nl = buf.indexOf(NEWLINE);
+      if (nl < 0) {
+        this.skipping += buf.length;
+        return;
+      }
+      this.consumed += this.skipping + nl + 1;
+      this.skipping = 0;
+      buf = buf.subarray(nl + 1);
     }
     const last = buf.lastIndexOf(NEWLINE);
     if (last < 0) {
       // A line longer than a chunk: keep (copies of) its pieces, join them once when it ends.
       this.carry.push(Buffer.from(buf));
+      this.carryBytes += buf.length;
+      if (this.carryBytes > this.maxLineBytes) {
+        // Too long to parse: one malformed line, skipped to its end without holding it.
+        this.tally.malformed();
+        this.skipping = this.carryBytes;
+        this.carry = [];
+        this.carryBytes = 0;
+      }
       return;
     }
     const head =
@@ -163,6 +226,7 @@ export class BlobParser {
         ? Buffer.concat([...this.carry, buf.subarray(0, last + 1)])
         : buf.subarray(0, last + 1);
     this.carry = last + 1 < buf.length ? [Buffer.from(buf.subarray(last + 1))] : [];
+    this.carryBytes = buf.length - last - 1;
     this.lines(head);
     this.consumed += head.length;
   }
@@ -175,17 +239,20 @@ export class BlobParser {
       this.start = null;
       if (start.length > 0) this.feed(this.sniff(start));
     }
-    if (this.wrapper) {
-      const all = Buffer.concat(this.wrapper);
-      this.wrapper = null;
-      if (this.whole(all.toString('utf8'))) {
-        resume = { offset: this.consumed + all.length, tailMalformed: false };
-        return this.result(resume);
-      }
-      this.feed(all); // not valid as one document: read it as lines
+    if (this.stream) {
+      this.stream.end();
+      this.stream = null;
+      return this.result({ offset: this.consumed + this.streamBytes, tailMalformed: false });
+    }
+    if (this.skipping > 0) {
+      // Ends inside an over-long line, already counted as malformed: re-read if the blob grows.
+      this.skipping = 0;
+      this.carry = [];
+      return this.result({ offset: this.consumed, tailMalformed: true });
     }
     const rest = Buffer.concat(this.carry);
     this.carry = [];
+    this.carryBytes = 0;
     const tail = rest.toString('utf8');
     const tailBytes = rest.length;
     if (tail.trim() === '') {
@@ -206,7 +273,12 @@ export class BlobParser {
       body = body.subarray(3);
       this.consumed += 3;
     }
-    if (WRAPPER_START.test(body.toString('utf8', 0, Math.min(body.length, SNIFF_BYTES)))) this.wrapper = [];
+    if (WRAPPER_START.test(body.toString('utf8', 0, Math.min(body.length, SNIFF_BYTES)))) {
+      this.stream = new RecordsStream(
+        { value: (text) => this.value(text), malformed: () => this.tally.malformed() },
+        this.maxLineBytes,
+      );
+    }
     return body;
   }
 
@@ -229,7 +301,10 @@ export class BlobParser {
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
-      if (wide < nl) {
+      if (nl - start > this.maxLineBytes) {
+        this.tally.malformed(); // too long to parse (the line ended within one chunk)
+        if (wide < nl) wide = nextNonAscii(text, nl + 1);
+      } else if (wide < nl) {
         const line = text.slice(start, nl);
         if (line.includes('\\u')) this.line(bytes.toString('utf8', start, nl));
         else this.line(line, true);
@@ -271,18 +346,11 @@ export class BlobParser {
     return true;
   }
 
-  /** A whole {"records": [...]} document; false when it does not parse as one. */
-  private whole(text: string): boolean {
-    let value: unknown;
-    try {
-      value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    } catch {
-      return false;
-    }
-    const records = (value as { records?: unknown } | null)?.records;
-    if (!Array.isArray(records)) return false;
-    this.many(records);
-    return true;
+  /** One value of the {"records": [...]} form, as Latin-1 text of its bytes: read as `lines` reads a line. */
+  private value(text: string): void {
+    if (!HIGH.test(text)) this.line(text);
+    else if (text.includes('\\u')) this.line(Buffer.from(text, 'latin1').toString('utf8'));
+    else this.line(text, true);
   }
 
   private many(records: unknown[], bytes = false): void {
@@ -311,8 +379,8 @@ function nextNonAscii(text: string, from: number): number {
 }
 
 /** Parses a whole blob held in memory (tests, small inputs). */
-export function parseBlob(bytes: Uint8Array, resume?: Resume): TaskResult {
-  const parser = new BlobParser(resume);
+export function parseBlob(bytes: Uint8Array, resume?: Resume, limits?: ParseLimits): TaskResult {
+  const parser = new BlobParser(resume, undefined, limits);
   parser.push(bytes);
   return parser.end();
 }

@@ -11,14 +11,21 @@ export const STATUS_CLASSES: readonly StatusClass[] = [
   'noStatus',
 ];
 
-/** An HTTP status as an integer 100..599, from a number or a numeric string; null otherwise. */
+/** A status given as text: three digits, 100 to 599, nothing else (not `0x1F4`, `2e2` or ` 200`). */
+const STATUS_DIGITS = /^[1-5][0-9][0-9]$/;
+
+/** An HTTP status as an integer 100..599, from a whole number or three digits of text; null otherwise. */
 export function statusCode(value: unknown): number | null {
-  let code: number;
-  if (typeof value === 'number') code = value;
-  else if (typeof value === 'string' && value.length > 0 && value.length <= 5) code = Number(value.trim());
-  else return null;
-  return Number.isInteger(code) && code >= 100 && code <= 599 ? code : null;
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= 100 && value <= 599 ? value : null;
+  return typeof value === 'string' && STATUS_DIGITS.test(value) ? Number(value) : null;
 }
+
+/**
+ * The status code key of a record with no usable status but a value where it should be: one key
+ * for all such values, so whatever the data holds there, the status codes stay a bounded set.
+ */
+export const OTHER_STATUS = 'other';
 
 export function statusClass(code: number | null): StatusClass {
   if (code === null) return 'noStatus';
@@ -143,7 +150,8 @@ export function recordFacts(record: Record<string, unknown>, bytes = false): Rec
   const raw = v(category === 'GatewayLogs' ? properties?.responseCode : record.resultSignature);
   const code = statusCode(raw);
   const cls = statusClass(code);
-  const status = code !== null ? String(code) : typeof raw === 'string' && raw !== '' ? raw : null;
+  const status =
+    code !== null ? String(code) : raw !== undefined && raw !== null && raw !== '' ? OTHER_STATUS : null;
   const timeValue = v(record.time);
   const time = recordTime(timeValue);
   return {

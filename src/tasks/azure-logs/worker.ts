@@ -3,18 +3,19 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { DeltaData } from '../../aggregate/delta.js';
 import type { Resume, TaskResult } from './checkpoint.js';
-import { BlobParser, parseBlob, Tally } from './parse.js';
+import { BlobParser, type ParseLimits, parseBlob, Tally } from './parse.js';
 
 /** Largest read from a local file at once. */
 const READ_CHUNK = 4 << 20;
 const readBuffer = Buffer.allocUnsafeSlow(READ_CHUNK);
 
-export type ParseJob =
+export type ParseJob = (
   | { kind: 'file'; path: string; resume: Resume }
   /** Several files; their deltas are summed here, so one result crosses back, not one per file. */
   | { kind: 'files'; files: { id: string; path: string; resume: Resume }[] }
   /** `bytes` start at `resume.offset` of the blob; a chunk other than the last ends with a newline. */
-  | { kind: 'bytes'; bytes: Uint8Array; resume: Resume };
+  | { kind: 'bytes'; bytes: Uint8Array; resume: Resume }
+) & { limits?: ParseLimits };
 
 export interface ParseOutput {
   delta: DeltaData;
@@ -29,17 +30,20 @@ export interface GroupOutput {
 }
 
 export default function parseJob(job: ParseJob): ParseOutput | GroupOutput {
-  if (job.kind === 'files') return parseFiles(job.files);
+  if (job.kind === 'files') return parseFiles(job.files, job.limits);
   return parseOne(job);
 }
 
-function parseFiles(files: { id: string; path: string; resume: Resume }[]): GroupOutput {
+function parseFiles(
+  files: { id: string; path: string; resume: Resume }[],
+  limits?: ParseLimits,
+): GroupOutput {
   // One tally for the group: each file adds into it, no delta per file to build and merge.
   const tally = new Tally();
   const items: GroupOutput['items'] = [];
   for (const file of files) {
     try {
-      const result = parseFile(file.path, file.resume, tally);
+      const result = parseFile(file.path, file.resume, limits, tally);
       items.push({ id: file.id, resume: result.resume, records: result.records, bytes: result.bytes });
     } catch (error) {
       items.push({ id: file.id, error: (error as Error).message });
@@ -49,7 +53,10 @@ function parseFiles(files: { id: string; path: string; resume: Resume }[]): Grou
 }
 
 function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
-  const result = job.kind === 'bytes' ? parseBlob(job.bytes, job.resume) : parseFile(job.path, job.resume);
+  const result =
+    job.kind === 'bytes'
+      ? parseBlob(job.bytes, job.resume, job.limits)
+      : parseFile(job.path, job.resume, job.limits);
   return {
     delta: result.delta.toData(),
     resume: result.resume,
@@ -63,7 +70,7 @@ function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
  * into it only once it has been read whole (a read error then leaves the tally untouched); a file
  * larger than one read is parsed on its own tally, added to the shared one when it has all parsed.
  */
-function parseFile(path: string, resume: Resume, shared?: Tally): TaskResult {
+function parseFile(path: string, resume: Resume, limits?: ParseLimits, shared?: Tally): TaskResult {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -76,11 +83,11 @@ function parseFile(path: string, resume: Resume, shared?: Tally): TaskResult {
     const size = fstatSync(fd).size;
     if (shared && size - resume.offset <= READ_CHUNK) {
       const n = readFully(fd, resume.offset, size - resume.offset);
-      const parser = new BlobParser(resume, shared);
+      const parser = new BlobParser(resume, shared, limits);
       parser.push(readBuffer.subarray(0, n));
       return parser.end();
     }
-    const parser = new BlobParser(resume);
+    const parser = new BlobParser(resume, undefined, limits);
     let position = resume.offset;
     while (position < size) {
       // One buffer per thread, reused for every read: the parser copies what it keeps.

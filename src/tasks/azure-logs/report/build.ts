@@ -1,9 +1,9 @@
 // Builds the `report --format json` object (DESIGN.md contract) from a job's aggregates.
-import { type Delta, parseDimKey } from '../aggregate/delta.js';
-import type { LatencySketch } from '../aggregate/sketch.js';
-import type { JobStatus } from '../store/types.js';
-import { KEYS } from '../tasks/azure-logs/parse.js';
-import { STATUS_CLASSES, type StatusClass } from '../tasks/azure-logs/record.js';
+import { type Delta, parseDimKey } from '../../../aggregate/delta.js';
+import type { LatencySketch } from '../../../aggregate/sketch.js';
+import type { JobStatus } from '../../../store/types.js';
+import { KEYS } from '../parse.js';
+import { STATUS_CLASSES, type StatusClass } from '../record.js';
 
 export type ClassCounts = Record<StatusClass, number>;
 
@@ -49,6 +49,11 @@ export interface Report {
   byResource: NamedRow[];
   /** Records whose `time` is missing or unreadable: counted, but in no day. */
   recordsWithoutTime: number;
+  /**
+   * Records counted under "(other)" in a dimension because a parse job had already seen its most
+   * distinct values of it (see tasks/azure-logs/caps.ts), per dimension with any.
+   */
+  foldedRecords: Record<string, number>;
   failures: JobStatus['failures'];
 }
 
@@ -84,11 +89,14 @@ export function buildReport(job: string, status: JobStatus, totals: Delta): Repo
     resource: new Map(),
   };
   let recordsWithoutTime = 0;
+  const foldedRecords: Record<string, number> = {};
 
   for (const [key, n] of totals.counters) {
     const parts = parseDimKey(key);
     const dim = parts[0];
-    if (dim === 'class') {
+    if (dim === 'folded') {
+      foldedRecords[String(parts[1])] = (foldedRecords[String(parts[1])] ?? 0) + n;
+    } else if (dim === 'class') {
       statusClasses[parts[1] as StatusClass] += n;
     } else if (dim === 'code') {
       statusCodes[String(parts[1])] = (statusCodes[String(parts[1])] ?? 0) + n;
@@ -160,6 +168,7 @@ export function buildReport(job: string, status: JobStatus, totals: Delta): Repo
     byCategory: [...named.category.values()].sort(byRecords),
     byResource: [...named.resource.values()].sort(byRecords),
     recordsWithoutTime,
+    foldedRecords,
     failures: status.failures,
   };
 }

@@ -1,5 +1,8 @@
 // The human report: totals, outcome shares that add up to 100 %, per model and version, per day,
 // latency percentiles and the time range, as aligned plain-text tables.
+
+import { escapeTerminal } from '../../../report/escape.js';
+import { MAX_DISTINCT } from '../caps.js';
 import type { ClassCounts, Report } from './build.js';
 
 /** Shares of `parts` in tenths of a percent that add up to exactly 100.0 (largest remainder). */
@@ -18,6 +21,8 @@ export function sharesThatAddUp(parts: number[]): number[] {
   return floors.map((f) => f / 10);
 }
 
+/** A value from the data (a log field, a blob name), made safe to print: no control reaches the terminal. */
+const safe = (text: string | null, none = '-') => (text === null ? none : escapeTerminal(text));
 const int = (n: number) => n.toLocaleString('en-US');
 const ms = (n: number | null) => (n === null ? '-' : `${n < 100 ? n.toFixed(1) : Math.round(n)} ms`);
 const pct = (n: number, total: number) => (total === 0 ? '-' : `${((n * 100) / total).toFixed(1)}%`);
@@ -46,13 +51,13 @@ export function renderText(r: Report): string {
   const out: string[] = [];
   const c = r.statusClasses;
   const shares = sharesThatAddUp([c.success, c.rateLimited, c.clientError, c.serverError, c.noStatus]);
-  out.push(`sluice report: job ${r.job}`);
-  out.push(`source: ${r.source}`);
+  out.push(`sluice report: job ${safe(r.job)}`);
+  out.push(`source: ${safe(r.source)}`);
   out.push(
     `items: ${int(r.items.total)} (done ${int(r.items.done)}, failed ${int(r.items.failed)}, pending ${int(r.items.pending + r.items.leased)})`,
   );
   out.push(
-    `time range: ${r.timeRange.first ?? '-'} .. ${r.timeRange.last ?? '-'} (UTC, from the records' own time)`,
+    `time range: ${safe(r.timeRange.first)} .. ${safe(r.timeRange.last)} (UTC, from the records' own time)`,
   );
   out.push('');
   out.push(`records: ${int(r.records)}   malformed lines: ${int(r.malformedLines)}`);
@@ -74,7 +79,8 @@ export function renderText(r: Report): string {
   );
   out.push('');
   const codes = Object.entries(r.statusCodes).sort((a, b) => b[1] - a[1]);
-  if (codes.length > 0) out.push(`status codes: ${codes.map(([k, v]) => `${k}: ${int(v)}`).join(', ')}`, '');
+  if (codes.length > 0)
+    out.push(`status codes: ${codes.map(([k, v]) => `${safe(k)}: ${int(v)}`).join(', ')}`, '');
   out.push(
     `latency (${int(r.latencyMs.count)} calls with a status and a usable duration): p50 ${ms(r.latencyMs.p50)}, p95 ${ms(r.latencyMs.p95)}, p99 ${ms(r.latencyMs.p99)}, max ${ms(r.latencyMs.max)}`,
   );
@@ -84,8 +90,8 @@ export function renderText(r: Report): string {
     table(
       ['model', 'version', 'records', 'success', '429', '429 %', '4xx', '5xx', 'p50', 'p95', 'p99'],
       r.byModel.map((m) => [
-        m.model ?? '(none)',
-        m.version ?? '(none)',
+        safe(m.model, '(none)'),
+        safe(m.version, '(none)'),
         ...classCells(m),
         ms(m.latencyMs.p50),
         ms(m.latencyMs.p95),
@@ -99,15 +105,24 @@ export function renderText(r: Report): string {
   out.push(
     table(
       ['day', 'records', 'success', '429', '429 %', '4xx', '5xx', 'no status'],
-      r.byDay.map((d) => [d.day, ...classCells(d), int(d.noStatus)]),
+      r.byDay.map((d) => [safe(d.day), ...classCells(d), int(d.noStatus)]),
     ),
   );
   if (r.recordsWithoutTime > 0)
     out.push(`(${int(r.recordsWithoutTime)} records have no readable time and are in no day)`);
+  const folded = Object.entries(r.foldedRecords).filter(([, n]) => n > 0);
+  if (folded.length > 0) {
+    out.push('');
+    out.push(
+      `folded into "(other)": ${folded.map(([dim, n]) => `${int(n)} records by ${dim}`).join(', ')} ` +
+        `(more than ${int(MAX_DISTINCT)} distinct values in one parse job; every record is still counted)`,
+    );
+  }
   if (r.failures.length > 0) {
     out.push('');
     out.push(`failed items (${int(r.items.failed)}; re-run with --retry-failed):`);
-    for (const f of r.failures.slice(0, 20)) out.push(`  ${f.id}: ${f.error} (after ${f.attempts} attempts)`);
+    for (const f of r.failures.slice(0, 20))
+      out.push(`  ${safe(f.id)}: ${safe(f.error)} (after ${f.attempts} attempts)`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,6 @@
 // The report as one CSV table: a row per (section, key), so spreadsheets and scripts can pivot it.
+
+import { escapeCsvCell } from '../../../report/escape.js';
 import type { Report } from './build.js';
 
 const COLUMNS = [
@@ -17,12 +19,6 @@ const COLUMNS = [
   'p95Ms',
   'p99Ms',
 ] as const;
-
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = String(value);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
 
 export function renderCsv(r: Report): string {
   const rows: Record<string, unknown>[] = [];
@@ -53,6 +49,6 @@ export function renderCsv(r: Report): string {
     for (const row of list) rows.push({ section, ...row });
   }
   const lines = [COLUMNS.join(',')];
-  for (const row of rows) lines.push(COLUMNS.map((c) => cell(row[c])).join(','));
+  for (const row of rows) lines.push(COLUMNS.map((c) => escapeCsvCell(row[c])).join(','));
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,312 @@
+// API requests found in log events: method, endpoint, status and duration, tallied into status
+// classes, latency sketches (1 % relative accuracy) and per-endpoint figures with ids folded.
+import { LatencySketch } from '../aggregate/sketch.js';
+import { firstOf } from './formats.js';
+
+export interface ApiRequest {
+  method: string | null;
+  path: string | null;
+  status: number;
+  durationMs: number | null;
+}
+
+const METHODS = 'GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|CONNECT|TRACE';
+// RESPONSE POST /path 200 Duration: 245ms  |  GET /x 200 12ms  |  "GET /x HTTP/1.1" status: 200 len: 1 time: 0.2
+const TEXT_SHAPES: { pattern: RegExp; unit: 'ms' | 's' | 'auto' }[] = [
+  {
+    // OpenStack/eventlet wsgi: "GET /v2/... HTTP/1.1" status: 200  len: 1893 time: 0.2477829 (seconds)
+    pattern: new RegExp(
+      `"(?<method>${METHODS}) (?<path>\\S+)[^"]*" status: (?<status>\\d{3})\\s+len: \\d+\\s+time: (?<duration>[\\d.]+)`,
+    ),
+    unit: 's',
+  },
+  {
+    pattern: new RegExp(
+      `\\b(?<method>${METHODS})\\s+(?<path>\\/\\S*)\\s+(?:HTTP\\/[\\d.]+\\s+)?(?:status[:=]?\\s*)?(?<status>[1-5]\\d{2})\\b(?:.*?(?:duration|latency|took|elapsed|time|in)[:=]?\\s*(?<duration>[\\d.]+)\\s*(?<unit>ms|s|us|µs|ns|sec|seconds)?\\b|\\s+(?<bare>[\\d.]+)\\s*(?<bareUnit>ms|s|us|µs)\\b)?`,
+      'i',
+    ),
+    unit: 'auto',
+  },
+];
+
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  sec: 1000,
+  seconds: 1000,
+};
+
+/** A request in free text, or null. */
+export function requestFromText(text: string): ApiRequest | null {
+  if (!/\b[1-5]\d\d\b/.test(text)) return null;
+  for (const shape of TEXT_SHAPES) {
+    const m = shape.pattern.exec(text);
+    if (!m?.groups) continue;
+    const g = m.groups;
+    let durationMs: number | null = null;
+    const raw = g.duration ?? g.bare;
+    if (raw !== undefined) {
+      const unit = (g.unit ?? g.bareUnit ?? (shape.unit === 's' ? 's' : 'ms')).toLowerCase();
+      durationMs = Number(raw) * (UNIT_MS[unit] ?? 1);
+    }
+    return {
+      method: (g.method ?? '').toUpperCase(),
+      path: g.path ?? null,
+      status: Number(g.status),
+      durationMs: finite(durationMs),
+    };
+  }
+  return null;
+}
+
+function finite(n: number | null): number | null {
+  return n !== null && Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+const STATUS_KEYS = [
+  'status',
+  'status_code',
+  'statusCode',
+  'http.status_code',
+  'http.response.status_code',
+  'response.status',
+  'res.statusCode',
+  'http_status',
+  'code',
+];
+const MS_KEYS = [
+  'duration_ms',
+  'durationMs',
+  'latency_ms',
+  'latencyMs',
+  'elapsed_ms',
+  'response_time_ms',
+  'responseTime',
+  'took',
+  'time_ms',
+];
+const S_KEYS = ['request_time', 'duration_s', 'elapsed_s', 'upstream_response_time'];
+const AMBIGUOUS_KEYS = ['duration', 'latency', 'elapsed', 'response_time'];
+const PATH_KEYS = [
+  'path',
+  'url',
+  'uri',
+  'endpoint',
+  'route',
+  'request_path',
+  'http.path',
+  'http.url',
+  'req.url',
+  'request_uri',
+];
+const METHOD_KEYS = ['method', 'http_method', 'request_method', 'http.method', 'req.method', 'verb'];
+
+/** A request from a structured line's fields (JSON lines, logfmt), or null. */
+export function requestFromFields(fields: Record<string, unknown>): ApiRequest | null {
+  const status = Number(firstOf(fields, STATUS_KEYS));
+  if (!Number.isInteger(status) || status < 100 || status > 599) return null;
+  let durationMs: number | null = null;
+  const ms = firstOf(fields, MS_KEYS);
+  const s = firstOf(fields, S_KEYS);
+  const other = firstOf(fields, AMBIGUOUS_KEYS);
+  if (ms !== undefined) durationMs = Number(ms);
+  else if (s !== undefined) durationMs = Number(s) * 1000;
+  else if (other !== undefined) durationMs = durationFromText(String(other));
+  const path = firstOf(fields, PATH_KEYS);
+  const method = firstOf(fields, METHOD_KEYS);
+  return {
+    method: typeof method === 'string' ? method.toUpperCase() : null,
+    path: typeof path === 'string' ? path : null,
+    status,
+    durationMs: finite(durationMs),
+  };
+}
+
+/** `245ms`, `1.5s`, `0.25` (a bare number under `duration` is taken as milliseconds). */
+export function durationFromText(text: string): number | null {
+  const m = /^\s*([\d.]+)\s*(ns|us|µs|ms|s|min|m|h)?\s*$/.exec(text);
+  if (!m) return null;
+  const scale: Record<string, number> = { ...UNIT_MS, m: 60000, min: 60000, h: 3600000 };
+  return Number(m[1]) * (scale[m[2] ?? 'ms'] ?? 1);
+}
+
+/**
+ * An access-log line's request: the status from its place, the request time from what follows
+ * the byte count (`rt=0.123`, `request_time=...`; a bare decimal is nginx's seconds, a bare
+ * integer Apache's %D microseconds).
+ */
+export function requestFromAccess(fields: Record<string, unknown>): ApiRequest | null {
+  const status = Number(fields.status);
+  if (!Number.isInteger(status)) return null;
+  const [method, path] = String(fields.request ?? '').split(' ');
+  const rest = String(fields.rest ?? '').replace(/"[^"]*"/g, ' ');
+  let durationMs: number | null = null;
+  const keyed = /\b(?:rt|request_time|upstream_response_time|urt|rtime)=([\d.]+)/.exec(rest);
+  if (keyed) durationMs = Number(keyed[1]) * 1000;
+  else {
+    const bare = /(?:^|\s)(\d+(?:\.\d+)?)(ms)?\s*$/.exec(rest.trimEnd());
+    if (bare)
+      durationMs = bare[2]
+        ? Number(bare[1])
+        : (bare[1] ?? '').includes('.')
+          ? Number(bare[1]) * 1000
+          : Number(bare[1]) / 1000;
+  }
+  return {
+    method: method && /^[A-Z]+$/.test(method) ? method : null,
+    path: path ?? null,
+    status,
+    durationMs: finite(durationMs),
+  };
+}
+
+/** `/users/123/orders/9f8e...` -> `/users/{id}/orders/{id}`: ids, numbers, UUIDs and hashes folded. */
+export function endpointOf(method: string | null, path: string | null): string {
+  const clean = (path ?? '').replace(/^https?:\/\/[^/]+/, '').split(/[?#]/)[0] ?? '';
+  const folded = clean
+    .split('/')
+    .map((segment) =>
+      /^\d+$/.test(segment) ||
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
+      /^(?=.*\d)[0-9a-f]{8,}$/i.test(segment) ||
+      /^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i.test(segment)
+        ? '{id}'
+        : segment,
+    )
+    .join('/');
+  return `${method ?? '*'} ${folded || '/'}`;
+}
+
+export type StatusClass =
+  | 'success'
+  | 'redirect'
+  | 'clientError'
+  | 'rateLimited'
+  | 'serverError'
+  | 'informational';
+
+export function statusClass(status: number): StatusClass {
+  if (status === 429) return 'rateLimited';
+  if (status >= 500) return 'serverError';
+  if (status >= 400) return 'clientError';
+  if (status >= 300) return 'redirect';
+  if (status >= 200) return 'success';
+  return 'informational';
+}
+
+export interface SlowExample {
+  file: string;
+  line: number;
+  endpoint: string;
+  status: number;
+  durationMs: number;
+}
+
+/** Per-file API figures; plain data so they cross worker threads and merge by adding. */
+export interface ApiTally {
+  requests: number;
+  statusCodes: Record<string, number>;
+  durationSumMs: number;
+  latency: [number, number][];
+  latencyCount: number;
+  latencyMax: number;
+  slowCount: number;
+  slowExamples: SlowExample[];
+  byEndpoint: Record<
+    string,
+    {
+      requests: number;
+      errors: number;
+      durationSumMs: number;
+      latency: [number, number][];
+      latencyCount: number;
+      latencyMax: number;
+    }
+  >;
+}
+
+export const MAX_SLOW_EXAMPLES = 5;
+/** Endpoints kept per file: beyond this, requests are counted under `(other)`. */
+export const MAX_ENDPOINTS = 500;
+
+export class ApiCounter {
+  requests = 0;
+  readonly statusCodes: Record<string, number> = {};
+  durationSumMs = 0;
+  readonly latency = new LatencySketch();
+  slowCount = 0;
+  readonly slowExamples: SlowExample[] = [];
+  readonly endpoints = new Map<
+    string,
+    { requests: number; errors: number; durationSumMs: number; latency: LatencySketch }
+  >();
+
+  constructor(readonly slowMs: number) {}
+
+  add(request: ApiRequest, file: string, line: number): void {
+    this.requests += 1;
+    const code = String(request.status);
+    this.statusCodes[code] = (this.statusCodes[code] ?? 0) + 1;
+    let endpoint = endpointOf(request.method, request.path);
+    if (!this.endpoints.has(endpoint) && this.endpoints.size >= MAX_ENDPOINTS) endpoint = '(other)';
+    let e = this.endpoints.get(endpoint);
+    if (!e) {
+      e = { requests: 0, errors: 0, durationSumMs: 0, latency: new LatencySketch() };
+      this.endpoints.set(endpoint, e);
+    }
+    e.requests += 1;
+    if (request.status >= 500) e.errors += 1;
+    if (request.durationMs !== null) {
+      this.latency.accept(request.durationMs);
+      this.durationSumMs += request.durationMs;
+      e.latency.accept(request.durationMs);
+      e.durationSumMs += request.durationMs;
+      if (request.durationMs >= this.slowMs) {
+        this.slowCount += 1;
+        if (this.slowExamples.length < MAX_SLOW_EXAMPLES)
+          this.slowExamples.push({
+            file,
+            line,
+            endpoint,
+            status: request.status,
+            durationMs: request.durationMs,
+          });
+      }
+    }
+  }
+
+  toData(): ApiTally {
+    const byEndpoint: ApiTally['byEndpoint'] = {};
+    for (const [key, e] of this.endpoints) {
+      byEndpoint[key] = {
+        requests: e.requests,
+        errors: e.errors,
+        durationSumMs: e.durationSumMs,
+        latency: [...e.latency.bins],
+        latencyCount: e.latency.count,
+        latencyMax: e.latency.max,
+      };
+    }
+    return {
+      requests: this.requests,
+      statusCodes: this.statusCodes,
+      durationSumMs: this.durationSumMs,
+      latency: [...this.latency.bins],
+      latencyCount: this.latency.count,
+      latencyMax: this.latency.max,
+      slowCount: this.slowCount,
+      slowExamples: this.slowExamples,
+      byEndpoint,
+    };
+  }
+}
+
+export function sketchOf(bins: [number, number][], max: number): LatencySketch {
+  const sketch = new LatencySketch();
+  for (const [key, count] of bins) sketch.addBin(key, count);
+  sketch.max = max;
+  return sketch;
+}

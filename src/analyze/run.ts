@@ -1,0 +1,156 @@
+// Runs an analysis over files: each file read and analysed on its own (its own Drain state) on a
+// pool of worker threads when there are several, then combined; `--structured` rows are spooled
+// per file while reading and written with their final, merged template at the end, so memory does
+// not grow with the input.
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import { stringify } from 'csv-stringify/sync';
+import { Piscina } from 'piscina';
+import { type Combined, combine } from './combine.js';
+import { ANALYZE_DEFAULTS, type AnalyzeOptions, type FileSummary } from './file-analyzer.js';
+import { type InputFile, MAX_LINE_BYTES } from './input.js';
+import analyzeFileJob, { type FileJob } from './worker.js';
+
+export interface RunOptions extends AnalyzeOptions {
+  maxLineBytes: number;
+  /** Where to write one CSV row per event, if anywhere. */
+  structured?: string;
+  topTemplates?: number;
+  /**
+   * Worker threads across files; 0 analyses on the main thread. `auto` (the default) uses up to 4
+   * (the cores, if fewer) when the files hold at least WORKERS_FROM_BYTES, where threads pay off.
+   */
+  workers?: number | 'auto';
+}
+
+export const STRUCTURED_COLUMNS = ['file', 'line', 'time', 'level', 'template_id', 'template', 'message'];
+
+export const AUTO_WORKERS = Math.min(4, os.availableParallelism());
+export const WORKERS_FROM_BYTES = 64e6;
+
+async function threadsFor(files: InputFile[], workers: number | 'auto'): Promise<number> {
+  const paths = files.filter((f) => f.path !== '-' && !f.blob).map((f) => f.path);
+  if (workers !== 'auto') return Math.min(workers, paths.length);
+  let bytes = 0;
+  for (const file of paths) {
+    bytes += (await stat(file).catch(() => ({ size: 0 }))).size;
+    if (bytes >= WORKERS_FROM_BYTES) return Math.min(AUTO_WORKERS, paths.length);
+  }
+  return 0;
+}
+
+/** Files read at once on the main thread (their I/O overlaps; their parsing does not). */
+const INLINE_FILES_AT_ONCE = 4;
+
+/** `fn` over `items`, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+export async function analyzeInputs(
+  files: InputFile[],
+  partial: Partial<RunOptions> = {},
+): Promise<Combined> {
+  const options: RunOptions = { ...ANALYZE_DEFAULTS, maxLineBytes: MAX_LINE_BYTES, ...partial };
+  const spoolDir = options.structured ? await mkdtemp(path.join(os.tmpdir(), 'sluice-analyze-')) : null;
+  const analyzeOptions: AnalyzeOptions = {
+    format: options.format,
+    rules: options.rules,
+    slowMs: options.slowMs,
+    drain: options.drain,
+    year: options.year,
+  };
+  const jobs: FileJob[] = files.map((file, index) => ({
+    file,
+    options: analyzeOptions,
+    maxLineBytes: options.maxLineBytes,
+    spool: spoolDir ? path.join(spoolDir, `${index}.jsonl`) : null,
+  }));
+  const threads = await threadsFor(files, options.workers ?? 'auto');
+  // The compiled worker; under tsx (tests of the core) there is none and files run inline.
+  const workerUrl = new URL('./worker.js', import.meta.url);
+  const pool =
+    threads >= 2 && import.meta.url.endsWith('.js')
+      ? new Piscina<FileJob, FileSummary>({
+          filename: workerUrl.href,
+          minThreads: threads,
+          maxThreads: threads,
+        })
+      : null;
+  try {
+    // Standard input and blobs (their source lives here) are read on this thread. A few files at
+    // a time: a folder of 100,000 files must not open 100,000 streams at once.
+    const summaries = await mapLimit(jobs, pool ? threads * 2 : INLINE_FILES_AT_ONCE, (job) =>
+      pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job),
+    );
+    const combined = combine(summaries, {
+      slowMs: options.slowMs,
+      drain: options.drain,
+      ...(options.topTemplates !== undefined ? { topTemplates: options.topTemplates } : {}),
+    });
+    if (options.structured) await writeStructured(jobs, options.structured, combined);
+    return combined;
+  } finally {
+    await pool?.destroy();
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+async function writeStructured(jobs: FileJob[], target: string, combined: Combined): Promise<void> {
+  const out = target === '-' ? process.stdout : createWriteStream(target);
+  await write(out, stringify([STRUCTURED_COLUMNS]));
+  for (const [index, job] of jobs.entries()) {
+    if (!job.spool) continue;
+    const lines = createInterface({
+      input: createReadStream(job.spool),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    let batch: unknown[][] = [];
+    for await (const text of lines) {
+      const [line, time, level, cluster, message] = JSON.parse(text) as [
+        number,
+        string | null,
+        string | null,
+        number,
+        string,
+      ];
+      const template = combined.templateOf(index, cluster);
+      batch.push([
+        job.file.path,
+        line,
+        time ?? '',
+        level ?? '',
+        template?.id ?? '',
+        template?.template ?? '',
+        message,
+      ]);
+      if (batch.length >= 1000) {
+        await write(out, stringify(batch));
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await write(out, stringify(batch));
+  }
+  if (out !== process.stdout) {
+    (out as ReturnType<typeof createWriteStream>).end();
+    await once(out, 'close');
+  }
+}
