@@ -2,7 +2,7 @@
 // the one engine loop (leases, retries, resume, many machines), children started as the host allows.
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type EngineEvent, leaseOwner, type Progress, type RunSummary, runJob } from '../../engine/loop.js';
+import { leaseOwner, type RunSummary, runJob } from '../../engine/loop.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT } from '../../errors.js';
 import { isBlobAddress } from '../../sources/azure/address.js';
@@ -12,7 +12,7 @@ import type { Store } from '../../store/types.js';
 import { ChildGate } from '../../tasks/exec/gate.js';
 import { createExecTask } from '../../tasks/exec/index.js';
 import { count, duration } from '../format.js';
-import { type ProgressMode, progressMode } from '../progress.js';
+import { progressMode, progressReporter } from '../progress.js';
 import { percent, positiveInt } from './options.js';
 
 export const DEFAULT_OUTPUT_DIR = './sluice-out';
@@ -94,7 +94,7 @@ export async function runCommand(command: string[], opts: RunCliOptions): Promis
     : undefined;
   const stderr = process.stderr;
   const mode = progressMode(opts.progress, stderr);
-  const reporter = runReporter(mode, stderr);
+  const reporter = progressReporter(mode, stderr);
   const gate = new ChildGate({
     ...(opts.jobs === undefined ? {} : { fixed: opts.jobs }),
     max: opts.maxJobs,
@@ -256,93 +256,6 @@ function summaryLines(summary: RunSummary, job: string, opts: RunCliOptions): st
   }
   lines.push(`report: sluice report ${where}`);
   return lines;
-}
-
-/** Shows a run as it goes: a redrawn line on a terminal, JSON lines otherwise (one object per line on stderr). */
-function runReporter(mode: ProgressMode, stream: NodeJS.WriteStream, jsonIntervalMs = 5000) {
-  let lastJson = 0;
-  let drawn = false;
-  let lastDecision = '';
-  const clear = () => {
-    if (drawn) stream.write('\r\x1b[2K');
-    drawn = false;
-  };
-  const say = (text: string) => {
-    clear();
-    stream.write(`${text}\n`);
-  };
-  const json = (event: string, fields: Record<string, unknown>) =>
-    stream.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`);
-  const onEvent = (e: EngineEvent) => {
-    if (mode === 'none') return;
-    if (mode === 'json') {
-      if (e.type === 'progress') {
-        const t = Date.now();
-        if (t - lastJson < jsonIntervalMs) return;
-        lastJson = t;
-      }
-      const { type, ...rest } = e;
-      json(type, e.type === 'progress' ? { ...e.progress } : rest);
-      return;
-    }
-    switch (e.type) {
-      case 'start':
-        say(
-          `run over ${e.source} as job "${e.job}"${e.resumed ? ' (resuming)' : ''}${e.reclaimed > 0 ? `; took back ${e.reclaimed} items from a stopped run` : ''}`,
-        );
-        break;
-      case 'progress':
-        clear();
-        stream.write(
-          `${progressLine(e.progress)}${lastDecision ? ` · ${lastDecision}` : ''}`.slice(
-            0,
-            Math.max(20, (stream.columns ?? 120) - 1),
-          ),
-        );
-        drawn = true;
-        break;
-      case 'retry':
-        say(`retry ${e.id} in ${duration(e.delayMs / 1000)} (attempt ${e.attempts} failed): ${e.error}`);
-        break;
-      case 'failed':
-        say(`FAILED ${e.id} after ${e.attempts} attempts: ${e.error}`);
-        break;
-      case 'decision':
-      case 'concurrency':
-        lastDecision = e.message;
-        say(e.message);
-        break;
-      case 'waiting':
-      case 'stopping':
-        say(`${e.type === 'stopping' ? 'stopping: ' : ''}${e.type === 'stopping' ? e.reason : e.message}`);
-        break;
-      default:
-        break;
-    }
-  };
-  return {
-    onEvent,
-    finish: () => clear(),
-    say: mode === 'json' ? (text: string) => json('message', { text }) : say,
-  };
-}
-
-function progressLine(p: Progress): string {
-  const finished = p.itemsDone + p.itemsFailed;
-  const fraction = p.itemsTotal > 0 ? Math.min(1, finished / p.itemsTotal) : 0;
-  const width = 24;
-  const filled = Math.round(fraction * width);
-  return [
-    `${(fraction * 100).toFixed(1).padStart(5)}% ${'█'.repeat(filled)}${'░'.repeat(width - filled)}`,
-    `${count(p.itemsDone)}/${count(p.itemsTotal)}${p.listingComplete ? '' : '+'} items`,
-    `${p.itemsPerSecond.toFixed(1)}/s`,
-    `${p.inFlight} running (limit ${p.concurrency})`,
-    p.etaSeconds === null ? '' : `ETA ${duration(p.etaSeconds)}`,
-    p.itemsFailed > 0 ? `failed ${count(p.itemsFailed)}` : '',
-    p.workers > 1 ? `${p.workers} workers` : '',
-  ]
-    .filter(Boolean)
-    .join(' · ');
 }
 
 export function registerRun(program: Command): void {
