@@ -122,6 +122,19 @@ describe('sluice run', () => {
       assert.equal(out, `item-${i}|${note(i)}`);
     }
     assert.match(second.stderr, /FAILED item-13 \(2 attempts\): exit code 3: item-13 is broken/);
+    const report = await sluice(['report', '--format', 'json'], { cwd });
+    const json = JSON.parse(report.stdout) as {
+      items: Record<string, number>;
+      exitCodes: Record<string, number>;
+      durationMs: { count: number };
+      failures: { id: string; exitCode: number; attempts: number; error: string }[];
+    };
+    assert.deepEqual(json.exitCodes, { '0': 399, '3': 1 });
+    assert.equal(json.durationMs.count, 400);
+    assert.deepEqual(
+      json.failures.map((f) => [f.id, f.exitCode, f.attempts, f.error]),
+      [['item-13', 3, 2, 'exit code 3: item-13 is broken']],
+    );
   });
 
   it('a sluice killed with SIGKILL leaves no command running: its watchdog stops their groups', async () => {
