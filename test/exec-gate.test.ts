@@ -8,7 +8,7 @@ import {
   type Decision,
   type HostReading,
 } from '../src/tasks/exec/capacity.js';
-import { ChildGate } from '../src/tasks/exec/gate.js';
+import { ChildGate, readCgroupCpuMs } from '../src/tasks/exec/gate.js';
 import { type ProcReader, parseStat, parseVmRss, readGroups } from '../src/tasks/exec/proc.js';
 
 const GiB = 1024 ** 3;
@@ -249,6 +249,32 @@ describe('proc: a process group from /proc', () => {
     const usage = readGroups(new Set([10]), proc);
     assert.deepEqual(usage.get(10), { rssBytes: 1500 * 1024, cpuMs: 170, processes: 2 });
     assert.equal(usage.has(12), false);
+  });
+});
+
+describe('cgroup CPU: what the children use counts against a quota', () => {
+  test("v2: usage_usec of the process's own cgroup; v1: cpuacct.usage, at the root in a cgroup namespace", () => {
+    const v2: Record<string, string> = {
+      '/proc/self/cgroup': '0::/kubepods/pod1/c1\n',
+      '/sys/fs/cgroup/cgroup.controllers': 'cpu memory',
+      '/sys/fs/cgroup/kubepods/pod1/c1/cpu.stat': 'usage_usec 2500000\nuser_usec 2000000\n',
+    };
+    assert.equal(
+      readCgroupCpuMs((p) => v2[p]),
+      2500,
+    );
+    const v1: Record<string, string> = {
+      '/proc/self/cgroup': '4:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc\n',
+      '/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage': '7000000000\n',
+    };
+    assert.equal(
+      readCgroupCpuMs((p) => v1[p]),
+      7000,
+    );
+    assert.equal(
+      readCgroupCpuMs(() => undefined),
+      undefined,
+    );
   });
 });
 

@@ -228,7 +228,7 @@ function cpuTimes(): { idle: number; total: number } {
 }
 
 /** `/proc/self/cgroup` lines `id:controllers:path`: path by controller, '' for cgroup v2. */
-function parseProcCgroup(text: string): Map<string, string> {
+export function parseProcCgroup(text: string): Map<string, string> {
   const groups = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());

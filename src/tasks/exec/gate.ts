@@ -5,6 +5,7 @@ import os from 'node:os';
 import {
   createHostSampler,
   meminfoAvailable,
+  parseProcCgroup,
   type ReadText,
   readCgroupCpuQuota,
   readCgroupMemory,
@@ -204,10 +205,50 @@ export class ChildGate implements Slots {
   }
 }
 
+/**
+ * CPU time used by this process's cgroup, children included, ms: cpu.stat `usage_usec` (v2) or
+ * cpuacct.usage (v1, ns). Undefined outside a cgroup that accounts CPU.
+ */
+export function readCgroupCpuMs(read: ReadText): number | undefined {
+  const groups = parseProcCgroup(read('/proc/self/cgroup') ?? '');
+  const v2 = groups.get('');
+  if (v2 !== undefined && read('/sys/fs/cgroup/cgroup.controllers') !== undefined) {
+    for (const dir of [`/sys/fs/cgroup${v2}`, '/sys/fs/cgroup']) {
+      const m = /^usage_usec (\d+)$/m.exec(read(`${dir}/cpu.stat`) ?? '');
+      if (m) return Number(m[1]) / 1000;
+    }
+    return undefined;
+  }
+  const v1 = groups.get('cpuacct');
+  // In a cgroup namespace the process's own group is mounted at the root.
+  for (const base of ['/sys/fs/cgroup/cpuacct', '/sys/fs/cgroup/cpu,cpuacct']) {
+    for (const dir of v1 === undefined ? [base] : [`${base}${v1}`, base]) {
+      const ns = Number((read(`${dir}/cpuacct.usage`) ?? '').trim());
+      if (read(`${dir}/cpuacct.usage`) !== undefined && Number.isFinite(ns)) return ns / 1e6;
+    }
+  }
+  return undefined;
+}
+
 /** The real host: memory budget and use (the cgroup's when it has a limit), busy CPU. */
 function realHost(read: ReadText = readText): { read: () => HostReading; close: () => void } {
   const sampler = createHostSampler({ read, lagResolutionMs: 1000 });
-  const cores = readCgroupCpuQuota(read) ?? os.cpus().length;
+  const quota = readCgroupCpuQuota(read);
+  const cores = quota ?? os.cpus().length;
+  // Under a CPU quota the host sampler counts sluice's own time only; the children run in the same
+  // cgroup, so its usage counter is what measures them against the quota.
+  let before = quota === undefined ? undefined : { usedMs: readCgroupCpuMs(read), at: performance.now() };
+  const cpuFraction = (): number => {
+    const sampled = sampler.sample().cpuFraction;
+    if (quota === undefined || before?.usedMs === undefined) return sampled;
+    const now = { usedMs: readCgroupCpuMs(read), at: performance.now() };
+    const fraction =
+      now.usedMs !== undefined && now.at > before.at
+        ? (now.usedMs - before.usedMs) / (quota * (now.at - before.at))
+        : sampled;
+    before = now;
+    return Math.min(1, Math.max(0, fraction));
+  };
   return {
     read: () => {
       const cgroup = readCgroupMemory(read);
@@ -217,7 +258,7 @@ function realHost(read: ReadText = readText): { read: () => HostReading; close: 
       return {
         budgetBytes,
         usedBytes: Math.max(0, budgetBytes - available),
-        cpuFraction: sampler.sample().cpuFraction,
+        cpuFraction: cpuFraction(),
         cores,
       };
     },
