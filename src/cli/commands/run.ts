@@ -163,6 +163,11 @@ export async function runCommand(command: string[], opts: RunCliOptions): Promis
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (items.total !== undefined) {
+    reporter.say(
+      `${count(items.total)} items checked in ${opts.items}${partition && items.count !== undefined ? `; ${count(items.count)} in partition ${partition.index}/${partition.count}` : ''}`,
+    );
+  }
   try {
     store = await openStore(opts.store);
     await store.openJob({ name: job, source, task: task.name, filters });
