@@ -9,6 +9,7 @@ import { VERSION } from './version.js';
 /** Each command's module, in the order `--help` lists them. */
 const COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
   ['ingest', async () => (await import('./commands/ingest.js')).registerIngest],
+  ['run', async () => (await import('./commands/run.js')).registerRun],
   ['status', async () => (await import('./commands/status.js')).registerStatus],
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['partitions', async () => (await import('./commands/partitions.js')).registerPartitions],

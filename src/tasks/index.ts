@@ -28,6 +28,13 @@ export const TASKS: ReadonlyMap<string, TaskEntry> = new Map<string, TaskEntry>(
       report: async () => (await import('./azure-logs/report/index.js')).azureLogsReport,
     },
   ],
+  [
+    'exec',
+    {
+      summary: 'sluice run: a command per work item (counts, durations, exit codes, memory, failures)',
+      report: async () => (await import('./exec/report.js')).execReport,
+    },
+  ],
 ]);
 
 export function taskEntry(name: string): TaskEntry | undefined {

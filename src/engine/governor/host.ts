@@ -203,7 +203,7 @@ function watchEventLoop(resolutionMs: number): { takeWorst(): number; stop(): vo
   };
 }
 
-function readText(path: string): string | undefined {
+export function readText(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -212,7 +212,7 @@ function readText(path: string): string | undefined {
 }
 
 /** MemAvailable from /proc/meminfo in bytes; os.freemem() elsewhere (on macOS it omits cache). */
-function meminfoAvailable(read: ReadText): number | undefined {
+export function meminfoAvailable(read: ReadText): number | undefined {
   const m = /^MemAvailable:\s+(\d+)\s+kB/m.exec(read('/proc/meminfo') ?? '');
   return m ? Number(m[1]) * 1024 : undefined;
 }
@@ -228,7 +228,7 @@ function cpuTimes(): { idle: number; total: number } {
 }
 
 /** `/proc/self/cgroup` lines `id:controllers:path`: path by controller, '' for cgroup v2. */
-function parseProcCgroup(text: string): Map<string, string> {
+export function parseProcCgroup(text: string): Map<string, string> {
   const groups = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
