@@ -1,4 +1,5 @@
 // `sluice ingest <source>`: list, parse and aggregate every log blob into the store, resumably.
+import path from 'node:path';
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
 import { Governor } from '../../engine/governor/index.js';
@@ -7,6 +8,8 @@ import { ingest } from '../../engine/ingest.js';
 import type { RunSummary } from '../../engine/loop.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
+import { defaultRowsDir } from '../../rows/paths.js';
+import { RowsWriter } from '../../rows/writer.js';
 import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
@@ -39,6 +42,8 @@ export interface IngestCliOptions {
   progress?: string;
   connectionString?: string;
   verbose?: boolean;
+  keepRows?: boolean;
+  rowsDir?: string;
 }
 
 /** Runs one ingest as the CLI does (signals, progress, summary) and returns its exit code. */
@@ -60,6 +65,12 @@ export async function runIngest(
     ? (id: string) => matches(id) && partitionOf(id, partition.count) === partition.index
     : (id: string) => matches(id);
 
+  if (opts.rowsDir !== undefined && !opts.keepRows) {
+    throw new UsageError(
+      '--rows-dir is where --keep-rows writes: give --keep-rows too, or leave --rows-dir out',
+    );
+  }
+
   tightenHeap();
   const source = await openSource(location, {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
@@ -68,10 +79,6 @@ export async function runIngest(
   const store = await openStore(opts.store).catch(async (error) => {
     await source.close();
     throw error;
-  });
-  const task = createAzureLogsTask(source, {
-    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
-    ...(opts.maxLineSize === undefined ? {} : { maxLineBytes: opts.maxLineSize }),
   });
   // Adaptive unless the user fixed the number: then exactly that many items run at once.
   const governor =
@@ -91,6 +98,29 @@ export async function runIngest(
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
   const job = opts.job ?? defaultJobName(source.uri, filters);
+  let writer: RowsWriter | undefined;
+  if (opts.keepRows) {
+    // Rows are not part of the job's identity: the same job may keep them from some run on.
+    const dir = opts.rowsDir ?? defaultRowsDir(store.location, job);
+    if (dir === null) {
+      await store.close();
+      await source.close();
+      throw new UsageError(
+        '--keep-rows with a PostgreSQL store needs --rows-dir <dir>: a folder every worker of the job can write to (a shared volume)',
+      );
+    }
+    writer = await RowsWriter.open(dir).catch(async (error: NodeJS.ErrnoException) => {
+      await store.close();
+      await source.close();
+      throw new UsageError(`cannot write rows to ${dir}: ${error.code ?? error.message} (--rows-dir)`);
+    });
+  }
+  const task = createAzureLogsTask(source, {
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    ...(opts.maxLineSize === undefined ? {} : { maxLineBytes: opts.maxLineSize }),
+    // A folder given is recorded in each checkpoint, so `query` finds it without --rows.
+    ...(writer ? { rows: { writer, ...(opts.rowsDir ? { dir: path.resolve(opts.rowsDir) } : {}) } } : {}),
+  });
 
   const stderr = process.stderr;
   const mode = progressMode(opts.progress, stderr);
@@ -188,6 +218,7 @@ export async function runIngest(
     process.off('SIGTERM', onSignal);
     governor?.close();
     await task.close();
+    writer?.close();
     await store.close();
     await source.close();
   }
@@ -257,6 +288,14 @@ export function registerIngest(program: Command): void {
       intIn(1, LIMITS.retryDelayMs, '10 minutes at most'),
       1000,
     )
+    .option(
+      '--keep-rows',
+      'keep one row per record as Parquet (zstd), by day, committed with its item, for `sluice query` and `export`',
+    )
+    .option(
+      '--rows-dir <dir>',
+      'where --keep-rows writes (default: <store>.rows/<job>/ beside a SQLite store; required with PostgreSQL: a folder all workers share)',
+    )
     .option('--retry-failed', 'try failed items again')
     .option(
       '--recount',
@@ -286,6 +325,7 @@ Examples:
   sluice ingest ./logs --from 2025-06-01 --to 2025-06-07 --job june-week1
   sluice ingest ./logs --store /data/sluice.db --retry-failed
   sluice ingest ./logs --partition 0/3          # on machine 1 of 3 (1/3, 2/3 on the others)
+  sluice ingest ./logs --keep-rows && sluice query "SELECT model, count(*) FROM rows GROUP BY model"
   sluice ingest azure://myaccount/insights-logs-requestresponse --from 2025-06-01 --to 2025-06-07
   AZURE_STORAGE_CONNECTION_STRING=... sluice ingest azure://myaccount/insights-logs-requestresponse
   sluice ingest "https://myaccount.blob.core.windows.net/insights-logs-requestresponse?sv=...&sig=..."
