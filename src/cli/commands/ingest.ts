@@ -12,7 +12,7 @@ import { defaultRowsDir } from '../../rows/paths.js';
 import { RowsWriter } from '../../rows/writer.js';
 import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
-import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
+import { DEFAULT_STORE, isPostgresUrl, openStore, STORE_HELP } from '../../store/index.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration, shellQuote } from '../format.js';
 import { ListingWatch } from '../listing.js';
@@ -21,6 +21,9 @@ import { defaultJobName } from './job.js';
 import { formatOf, glob, intIn, LIMITS, leaseTtl, partitionText, percent, sizeIn } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
+
+const ROWS_DIR_NEEDED =
+  '--keep-rows with a PostgreSQL store needs --rows-dir <dir>: a folder every worker of the job can write to (a shared volume)';
 
 export interface IngestCliOptions {
   store: string;
@@ -70,6 +73,9 @@ export async function runIngest(
       '--rows-dir is where --keep-rows writes: give --keep-rows too, or leave --rows-dir out',
     );
   }
+  if (opts.keepRows && opts.rowsDir === undefined && isPostgresUrl(opts.store)) {
+    throw new UsageError(ROWS_DIR_NEEDED);
+  }
 
   tightenHeap();
   const source = await openSource(location, {
@@ -105,9 +111,7 @@ export async function runIngest(
     if (dir === null) {
       await store.close();
       await source.close();
-      throw new UsageError(
-        '--keep-rows with a PostgreSQL store needs --rows-dir <dir>: a folder every worker of the job can write to (a shared volume)',
-      );
+      throw new UsageError(ROWS_DIR_NEEDED);
     }
     writer = await RowsWriter.open(dir).catch(async (error: NodeJS.ErrnoException) => {
       await store.close();
