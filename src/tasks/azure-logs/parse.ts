@@ -300,7 +300,8 @@ export class BlobParser {
   private result(resume: Resume): TaskResult {
     return {
       delta: this.tally.take(),
-      resume: { ...resume, lines: this.lineNo },
+      // Where the lines stand matters only to numbered rows.
+      resume: this.rows ? { ...resume, lines: this.lineNo } : resume,
       records: this.records,
       bytes: this.bytes,
     };
