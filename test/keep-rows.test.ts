@@ -6,8 +6,10 @@ import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { synthesize } from '../src/synth/generate.js';
+import { DEV_ACCOUNT, startAzurite } from './support/azurite.js';
 import { finished, readJson, sluice, start, waitForEvent } from './support/cli.js';
 
 let dir: string;
@@ -54,7 +56,17 @@ describe('ingest --keep-rows', () => {
     await synthesize({ dir: data, seed: 7, days: 12, resources: 3, recordsPerHour: 30 });
     const truth = await readJson(path.join(data, 'truth.json'));
     const store = path.join(dir, 'killed.db');
-    const args = ['ingest', data, '--store', store, '--keep-rows', '--progress', 'json', '--concurrency', '4'];
+    const args = [
+      'ingest',
+      data,
+      '--store',
+      store,
+      '--keep-rows',
+      '--progress',
+      'json',
+      '--concurrency',
+      '4',
+    ];
 
     const child = start(args);
     const done = finished(child);
@@ -65,7 +77,10 @@ describe('ingest --keep-rows', () => {
     const status = JSON.parse((await sluice(['status', '--store', store, '--json'])).stdout) as {
       items: Record<string, number>;
     };
-    assert.ok((status.items.done ?? 0) < (truth.items as { total: number }).total, 'the kill left work to do');
+    assert.ok(
+      (status.items.done ?? 0) < (truth.items as { total: number }).total,
+      'the kill left work to do',
+    );
 
     const rest = await sluice(args);
     assert.equal(rest.code, 0, rest.stderr);
@@ -151,8 +166,12 @@ describe('ingest --keep-rows', () => {
       },
     );
     const kept = path.join(`${store}.rows`);
-    const files = ((await readdir(kept, { recursive: true })) as string[]).filter((f) => f.endsWith('.parquet'));
-    assert.ok(files.length > 0 && files.every((f) => /day=(\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__)\//.test(f)));
+    const files = ((await readdir(kept, { recursive: true })) as string[]).filter((f) =>
+      f.endsWith('.parquet'),
+    );
+    assert.ok(
+      files.length > 0 && files.every((f) => /day=(\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__)\//.test(f)),
+    );
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     try {
@@ -172,6 +191,58 @@ describe('ingest --keep-rows', () => {
     const days = await readdir(path.join(out, 'rows'));
     assert.ok(days.length > 0 && days.every((d) => d.startsWith('day=')), days.join(', '));
     assert.ok((await stat(path.join(out, 'by_model.parquet'))).isFile());
+  });
+
+  it('numbers the rows of a remote blob parsed in chunks by their line in the blob, and a records-form blob by record', async () => {
+    // One blob of JSON lines several chunks long (chunks are 4 MiB), with blank and junk lines, and
+    // one {"records": [...]} blob; built from records of the grow test's data.
+    const growData = path.join(dir, 'grow-data');
+    const texts = await Promise.all(
+      (await blobsUnder(growData)).map((b) => readFile(path.join(growData, b), 'utf8')),
+    );
+    const sample = texts
+      .flatMap((t) => t.split('\n'))
+      .filter((l) => l.startsWith('{"time"'))
+      .slice(0, 500);
+    assert.ok(sample.length >= 25);
+    const lines: string[] = [];
+    for (let i = 0; lines.length < 30_000; i += 1) {
+      lines.push(sample[i % sample.length] as string);
+      if (i % 97 === 0) lines.push('');
+      if (i % 1001 === 0) lines.push('not json');
+    }
+    const big = `${lines.join('\n')}\n`;
+    assert.ok(big.length > 9 << 20, `the blob spans several chunks (${big.length} bytes)`);
+    const wrapper = `{"records": [${sample.slice(0, 25).join(',\n')}]}`;
+    const azurite = await startAzurite();
+    try {
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+        'rows',
+      );
+      await container.create();
+      const bigName = 'y=2024/m=06/d=01/h=00/m=00/PT1H.json';
+      const wrapperName = 'y=2024/m=06/d=01/h=01/m=00/PT1H.json';
+      await container.getBlockBlobClient(bigName).upload(big, Buffer.byteLength(big));
+      await container.getBlockBlobClient(wrapperName).upload(wrapper, Buffer.byteLength(wrapper));
+      const store = path.join(dir, 'remote.db');
+      const run = await sluice(
+        ['ingest', `azure://${DEV_ACCOUNT}/rows`, '--store', store, '--keep-rows', '--progress', 'none'],
+        { env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const got = await query(store, `SELECT line FROM rows WHERE blob = '${bigName}' ORDER BY line`);
+      assert.deepEqual(
+        got.map((r) => r.line),
+        recordLines(big),
+      );
+      const records = await query(store, `SELECT line FROM rows WHERE blob = '${wrapperName}' ORDER BY line`);
+      assert.deepEqual(
+        records.map((r) => r.line),
+        Array.from({ length: 25 }, (_, i) => i + 1),
+      );
+    } finally {
+      await azurite.stop();
+    }
   });
 
   it('with a PostgreSQL store, --keep-rows needs --rows-dir (exit 2, saying so)', async () => {
