@@ -30,6 +30,11 @@ function bytesUnder(dir: string, ext: string): { bytes: number; files: number } 
   return { bytes, files };
 }
 
+/** Sizes of any scale: kB below a megabyte (the kept rows of a small dataset are). */
+function size(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} kB`;
+}
+
 function check(run: Measured, what: string): Measured {
   if (run.code !== 0) throw new Error(`${what} exited ${run.code ?? run.signal}: ${run.stderr.slice(-500)}`);
   return run;
@@ -133,8 +138,8 @@ export async function runRows(o: BenchOptions): Promise<Section> {
         },
         {
           what: 'rows on disk',
-          measured: `${sizeLabel(parquet.bytes)} Parquet (zstd, ${thousands(parquet.files)} files)`,
-          against: `${sizeLabel(csvBytes)} CSV`,
+          measured: `${size(parquet.bytes)} Parquet (zstd, ${thousands(parquet.files)} files)`,
+          against: `${size(csvBytes)} CSV`,
           ratio: `${(csvBytes / parquet.bytes).toFixed(1)}× smaller`,
         },
         {

@@ -2,6 +2,7 @@
 // columns arrive as numbers and dictionary codes (rows/batch.ts) and go in through the appender a
 // data chunk at a time; the names are looked up in SQL when the file is written.
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import {
   DOUBLE,
@@ -58,28 +59,40 @@ export interface PassRows {
 }
 
 export class RowsWriter {
-  /** Writes one at a time: they share the staging table. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Connections not writing now, each with a staging table of its own. */
+  private readonly idle: DuckDBConnection[];
+  /** Writes waiting for a connection. */
+  private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
 
   private constructor(
     /** The job's rows folder. */
     readonly dir: string,
     private readonly instance: DuckDBInstance,
-    private readonly connection: DuckDBConnection,
-  ) {}
+    private readonly connections: DuckDBConnection[],
+  ) {
+    this.idle = [...connections];
+  }
 
-  static async open(dir: string): Promise<RowsWriter> {
+  /**
+   * `writers`: passes written at once. Each write is small (a group of files, an hourly blob) and
+   * mostly waits on DuckDB's fixed costs, so a few side by side keep items from queueing for it.
+   */
+  static async open(dir: string, writers = Math.max(2, availableParallelism())): Promise<RowsWriter> {
     await mkdir(dir, { recursive: true });
     // Nothing is fetched: parquet is built in.
     const instance = await DuckDBInstance.create(':memory:', {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     });
-    const connection = await instance.connect();
-    await connection.run(
-      `CREATE TABLE staging (${STAGING_COLUMNS.map(([name, type]) => `"${name}" ${type.toString()}`).join(', ')})`,
-    );
-    return new RowsWriter(dir, instance, connection);
+    const connections: DuckDBConnection[] = [];
+    for (let i = 0; i < writers; i += 1) {
+      const connection = await instance.connect();
+      await connection.run(
+        `CREATE TEMP TABLE staging (${STAGING_COLUMNS.map(([name, type]) => `"${name}" ${type.toString()}`).join(', ')})`,
+      );
+      connections.push(connection);
+    }
+    return new RowsWriter(dir, instance, connections);
   }
 
   /**
@@ -91,12 +104,23 @@ export class RowsWriter {
     pass: { item: string; fence: number; offset: number },
     parts: PassRows[],
   ): Promise<Map<string, string[]>> {
-    const next = this.queue.then(() => this.writeNow(pass, parts));
-    this.queue = next.catch(() => {});
-    return next;
+    return this.withConnection((connection) => this.writeNow(connection, pass, parts));
+  }
+
+  private async withConnection<T>(use: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const connection =
+      this.idle.pop() ?? (await new Promise<DuckDBConnection>((resolve) => this.waiting.push(resolve)));
+    try {
+      return await use(connection);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(connection);
+      else this.idle.push(connection);
+    }
   }
 
   private async writeNow(
+    connection: DuckDBConnection,
     pass: { item: string; fence: number; offset: number },
     parts: PassRows[],
   ): Promise<Map<string, string[]>> {
@@ -108,7 +132,7 @@ export class RowsWriter {
     const itemDays = new Map<string, Set<number>>();
     let noDay = false;
     let total = 0;
-    const appender = await this.connection.createAppender('staging');
+    const appender = await connection.createAppender('staging');
     try {
       for (const { batch, lineBase = 0 } of parts) {
         const nameMap = batch.dictionary.map((n) => names.of(n));
@@ -146,7 +170,7 @@ export class RowsWriter {
         fileOfDay.set(d, file);
         const where = `day = ${d}`;
         await mkdir(path.dirname(path.join(this.dir, file)), { recursive: true });
-        await this.connection.run(
+        await connection.run(
           `COPY (SELECT ${sqlList(blobs.values)}[blob + 1] AS blob, line::BIGINT AS line,
                   make_timestamp(CASE WHEN isnan(time_us) THEN NULL ELSE time_us::BIGINT END) AS time,
                   ${NAMED.slice(0, 4).map(named).join(', ')},
@@ -154,7 +178,7 @@ export class RowsWriter {
                   ${sqlList(STATUS_CLASSES)}[status_class + 1] AS status_class,
                   CASE WHEN isnan(duration_ms) THEN NULL ELSE duration_ms END AS duration_ms,
                   ${NAMED.slice(4).map(named).join(', ')}
-                FROM staging WHERE ${where} ORDER BY blob, line)
+                FROM staging WHERE ${where})
            TO ${sqlString(path.join(this.dir, file))} (FORMAT parquet, COMPRESSION zstd)`,
         );
       }
@@ -165,12 +189,12 @@ export class RowsWriter {
         );
       return files;
     } finally {
-      await this.connection.run('DELETE FROM staging');
+      await connection.run('DELETE FROM staging');
     }
   }
 
   close(): void {
-    this.connection.closeSync();
+    for (const connection of this.connections) connection.closeSync();
     this.instance.closeSync();
   }
 }
