@@ -5,7 +5,7 @@ import type { Store } from '../store/types.js';
 import { fromCheckpoint } from '../tasks/azure-logs/checkpoint.js';
 
 /** What passFile names (a name from the store is never a path out of the folder). */
-const PASS_FILE = /^day=[\w-]+\/[0-9a-f]+-\d+-\d+\.parquet$/;
+const PASS_FILE = /^day=[\w-]+\/[0-9a-f]+-\d+-\d+-\d+\.parquet$/;
 /** Items read from the store at once. */
 const PAGE = 5000;
 

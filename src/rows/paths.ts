@@ -18,10 +18,11 @@ export const NO_DAY = '__HIVE_DEFAULT_PARTITION__';
 
 /**
  * A pass's file for one day, relative to the job's rows folder:
- * `day=<YYYY-MM-DD>/<item hash>-<fence>-<start offset>.parquet`. The fence is new at every claim,
+ * `day=<YYYY-MM-DD>/<item hash>-<fence>-<start offset>-0.parquet`. The fence is new at every claim,
  * so an attempt that never committed (killed, lease lost) never wrote a file a later one writes.
  */
 export function passFile(day: string | null, item: string, fence: number, offset: number): string {
   const hash = createHash('sha1').update(item).digest('hex').slice(0, 16);
-  return `day=${day ?? NO_DAY}/${hash}-${fence}-${offset}.parquet`;
+  // The last number is DuckDB's {i} of a partitioned COPY: one file per day, so always 0.
+  return `day=${day ?? NO_DAY}/${hash}-${fence}-${offset}-0.parquet`;
 }

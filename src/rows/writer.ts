@@ -1,7 +1,7 @@
 // Writes kept rows as Parquet (zstd), one file per day per pass, through one DuckDB in memory: the
 // columns arrive as numbers and dictionary codes (rows/batch.ts) and go in through the appender a
 // data chunk at a time; the names are looked up in SQL when the file is written.
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import {
@@ -130,7 +130,6 @@ export class RowsWriter {
     const blobs = new Codes();
     /** Each item's days (codes), to name its files. */
     const itemDays = new Map<string, Set<number>>();
-    let noDay = false;
     let total = 0;
     const appender = await connection.createAppender('staging');
     try {
@@ -161,26 +160,39 @@ export class RowsWriter {
     const files = new Map<string, string[]>();
     if (total === 0) return files;
     try {
-      for (const set of itemDays.values()) if (set.has(-1)) noDay = true;
       const named = (c: string) => `${sqlList(names.values)}[nullif(${c}, -1) + 1] AS ${c}`;
-      const dayList = [...days.values.keys(), ...(noDay ? [-1] : [])];
+      // One COPY for every day of the pass: DuckDB writes day=<date>/<pattern>.parquet for each (a
+      // record without a time goes to Hive's NULL folder), {i} being 0 for the only file of a day.
+      const pattern = passFile(null, pass.item, pass.fence, pass.offset).split('/')[1] as string;
+      await connection.run(
+        `COPY (SELECT ${sqlList(blobs.values)}[blob + 1] AS blob, line::BIGINT AS line,
+                make_timestamp(CASE WHEN isnan(time_us) THEN NULL ELSE time_us::BIGINT END) AS time,
+                ${NAMED.slice(0, 4).map(named).join(', ')},
+                nullif(status, 0)::INTEGER AS status,
+                ${sqlList(STATUS_CLASSES)}[status_class + 1] AS status_class,
+                CASE WHEN isnan(duration_ms) THEN NULL ELSE duration_ms END AS duration_ms,
+                ${NAMED.slice(4).map(named).join(', ')},
+                ${sqlList(days.values)}[nullif(day, -1) + 1] AS day
+              FROM staging)
+         TO ${sqlString(this.dir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day),
+           FILENAME_PATTERN ${sqlString(pattern.replace(/-0\.parquet$/, '-{i}'))}, OVERWRITE_OR_IGNORE)`,
+      );
       const fileOfDay = new Map<number, string>();
-      for (const d of dayList) {
-        const file = passFile(d < 0 ? null : (days.values[d] as string), pass.item, pass.fence, pass.offset);
-        fileOfDay.set(d, file);
-        const where = `day = ${d}`;
-        await mkdir(path.dirname(path.join(this.dir, file)), { recursive: true });
-        await connection.run(
-          `COPY (SELECT ${sqlList(blobs.values)}[blob + 1] AS blob, line::BIGINT AS line,
-                  make_timestamp(CASE WHEN isnan(time_us) THEN NULL ELSE time_us::BIGINT END) AS time,
-                  ${NAMED.slice(0, 4).map(named).join(', ')},
-                  nullif(status, 0)::INTEGER AS status,
-                  ${sqlList(STATUS_CLASSES)}[status_class + 1] AS status_class,
-                  CASE WHEN isnan(duration_ms) THEN NULL ELSE duration_ms END AS duration_ms,
-                  ${NAMED.slice(4).map(named).join(', ')}
-                FROM staging WHERE ${where})
-           TO ${sqlString(path.join(this.dir, file))} (FORMAT parquet, COMPRESSION zstd)`,
-        );
+      for (const set of itemDays.values()) {
+        for (const d of set) {
+          if (fileOfDay.has(d)) continue;
+          const file = passFile(
+            d < 0 ? null : (days.values[d] as string),
+            pass.item,
+            pass.fence,
+            pass.offset,
+          );
+          // Named in a checkpoint only once it is there: a file named is a file read.
+          await access(path.join(this.dir, file)).catch(() => {
+            throw new Error(`rows: DuckDB did not write ${path.join(this.dir, file)} as expected`);
+          });
+          fileOfDay.set(d, file);
+        }
       }
       for (const [item, set] of itemDays)
         files.set(

@@ -9,7 +9,7 @@ import type { RunSummary } from '../../engine/loop.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
 import { defaultRowsDir } from '../../rows/paths.js';
-import { RowsWriter } from '../../rows/writer.js';
+import type { RowsWriter } from '../../rows/writer.js';
 import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, isPostgresUrl, openStore, STORE_HELP } from '../../store/index.js';
@@ -113,6 +113,8 @@ export async function runIngest(
       await source.close();
       throw new UsageError(ROWS_DIR_NEEDED);
     }
+    // DuckDB loads only for kept rows: it takes a while to load, and a plain ingest never needs it.
+    const { RowsWriter } = await import('../../rows/writer.js');
     writer = await RowsWriter.open(dir).catch(async (error: NodeJS.ErrnoException) => {
       await store.close();
       await source.close();
