@@ -2,7 +2,7 @@
 // resume every record's row exists exactly once; a grown blob adds only its new rows, numbered by
 // their line in the blob; the columns and types are the ones DESIGN.md names; the files are zstd.
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -81,6 +81,15 @@ describe('ingest --keep-rows', () => {
       (status.items.done ?? 0) < (truth.items as { total: number }).total,
       'the kill left work to do',
     );
+
+    // What an attempt that never committed leaves: a file of rows that no checkpoint names.
+    const kept = path.join(`${store}.rows`);
+    const written = ((await readdir(kept, { recursive: true })) as string[]).filter((f) =>
+      f.endsWith('.parquet'),
+    );
+    assert.ok(written.length > 0, 'the killed run wrote rows');
+    const orphan = (written[0] as string).replace(/-\d+-(\d+)-0\.parquet$/, '-999999-$1-0.parquet');
+    await copyFile(path.join(kept, written[0] as string), path.join(kept, orphan));
 
     const rest = await sluice(args);
     assert.equal(rest.code, 0, rest.stderr);
