@@ -8,7 +8,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { RowCollector } from '../src/rows/batch.js';
+import { COMPACT_AT, filesToRead } from '../src/rows/compact.js';
+import { RowsWriter } from '../src/rows/writer.js';
 import { synthesize } from '../src/synth/generate.js';
+import { recordFacts } from '../src/tasks/azure-logs/record.js';
 import { DEV_ACCOUNT, startAzurite } from './support/azurite.js';
 import { finished, readJson, sluice, start, waitForEvent } from './support/cli.js';
 
@@ -264,5 +268,53 @@ describe('ingest --keep-rows', () => {
     ]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--keep-rows with a PostgreSQL store needs --rows-dir <dir>/);
+  });
+});
+
+describe('merging small row files', () => {
+  it('reads a merged file in place of its committed sources, never an uncommitted pass, and not after a recount', async () => {
+    const rowsDir = path.join(dir, 'merge-rows');
+    const writer = await RowsWriter.open(rowsDir, 2);
+    const passes = COMPACT_AT + 6;
+    const committed: string[] = [];
+    try {
+      for (let p = 0; p < passes; p += 1) {
+        const rows = new RowCollector();
+        for (let line = 1; line <= 10; line += 1) {
+          const day = `2024-06-0${1 + (line % 2)}`;
+          rows.add(
+            line,
+            recordFacts({ time: `${day}T10:00:00.0000000Z`, resultSignature: line === 3 ? '429' : '200' }),
+          );
+        }
+        rows.endItem(`blob-${p}`);
+        const files = await writer.write({ item: `blob-${p}`, fence: 1, offset: 0 }, [
+          { batch: rows.take() },
+        ]);
+        // The last passes never commit: no checkpoint names their files.
+        if (p < passes - 3) committed.push(...(files.get(`blob-${p}`) ?? []));
+      }
+      const merged = await writer.compact(committed);
+      assert.equal(merged, committed.length);
+    } finally {
+      writer.close();
+    }
+    const count = async (files: string[]) => {
+      const instance = await DuckDBInstance.create(':memory:');
+      const connection = await instance.connect();
+      try {
+        const list = files.map((f) => `'${path.join(rowsDir, f)}'`).join(', ');
+        const sql = `SELECT count(*)::INTEGER AS n, count(DISTINCT (blob, line))::INTEGER AS d, count(DISTINCT day)::INTEGER AS days FROM read_parquet([${list}], hive_partitioning = true)`;
+        return (await connection.runAndReadAll(sql)).getRowObjectsJson()[0];
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    };
+    const read = await filesToRead(rowsDir, committed);
+    assert.equal(read.length, 2, 'one merged file per day');
+    assert.deepEqual(await count(read), { n: (passes - 3) * 10, d: (passes - 3) * 10, days: 2 });
+    // After --recount no old file is named: the merged files are not read either.
+    assert.deepEqual(await filesToRead(rowsDir, []), []);
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '@duckdb/node-api';
 import { UsageError } from '../errors.js';
 import { committedRows } from '../rows/committed.js';
+import { filesToRead } from '../rows/compact.js';
 import { defaultRowsDir } from '../rows/paths.js';
 import { ROW_COLUMNS } from '../rows/writer.js';
 import type { Store } from '../store/types.js';
@@ -102,7 +103,7 @@ export async function openJobDatabase(
   const dir = options.rowsDir ?? committed.dir ?? defaultRowsDir(store.location, job);
   if (committed.kept && dir !== null) {
     // Only what committed: a file of an attempt that never did is named by no checkpoint.
-    const files = committed.files.map((f) => path.join(dir, f));
+    const files = (await filesToRead(dir, committed.files)).map((f) => path.join(dir, f));
     const missing = (
       await Promise.all(
         files.map((f) =>

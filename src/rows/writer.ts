@@ -16,6 +16,7 @@ import {
 } from '@duckdb/node-api';
 import { STATUS_CLASSES } from '../tasks/azure-logs/record.js';
 import { Codes, NAMED, type RowBatchData } from './batch.js';
+import { compactRows } from './compact.js';
 import { passFile } from './paths.js';
 
 /** Rows per data chunk: DuckDB's vector size. */
@@ -203,6 +204,11 @@ export class RowsWriter {
     } finally {
       await connection.run('DELETE FROM staging');
     }
+  }
+
+  /** Merges small committed files a file per day (rows/compact.ts); how many were merged. */
+  compact(committed: string[]): Promise<number> {
+    return this.withConnection((connection) => compactRows(connection, this.dir, committed));
   }
 
   close(): void {
