@@ -1,4 +1,6 @@
 // `sluice ingest <source>`: list, parse and aggregate every log blob into the store, resumably.
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
@@ -106,7 +108,8 @@ export async function runIngest(
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
   const job = opts.job ?? defaultJobName(source.uri, filters);
-  let writer: RowsWriter | undefined;
+  /** The rows writer, opening while the run starts (DuckDB takes a while to load). */
+  let writer: Promise<RowsWriter> | undefined;
   if (opts.keepRows) {
     // Rows are not part of the job's identity: the same job may keep them from some run on.
     const dir = opts.rowsDir ?? defaultRowsDir(store.location, job);
@@ -115,13 +118,16 @@ export async function runIngest(
       await source.close();
       throw new UsageError(ROWS_DIR_NEEDED);
     }
-    // DuckDB loads only for kept rows: it takes a while to load, and a plain ingest never needs it.
-    const { RowsWriter } = await import('../../rows/writer.js');
-    writer = await RowsWriter.open(dir).catch(async (error: NodeJS.ErrnoException) => {
-      await store.close();
-      await source.close();
-      throw new UsageError(`cannot write rows to ${dir}: ${error.code ?? error.message} (--rows-dir)`);
-    });
+    await mkdir(dir, { recursive: true })
+      .then(() => access(dir, constants.W_OK))
+      .catch(async (error: NodeJS.ErrnoException) => {
+        await store.close();
+        await source.close();
+        throw new UsageError(`cannot write rows to ${dir}: ${error.code ?? error.message} (--rows-dir)`);
+      });
+    // DuckDB loads only for kept rows, and meanwhile the run lists and parses: the first write waits for it.
+    writer = import('../../rows/writer.js').then(({ RowsWriter }) => RowsWriter.open(dir));
+    writer.catch(() => {}); // awaited by the first write, and at the end
   }
   const task = createAzureLogsTask(source, {
     ...(opts.threads === undefined ? {} : { threads: opts.threads }),
@@ -227,7 +233,7 @@ export async function runIngest(
     process.off('SIGTERM', onSignal);
     governor?.close();
     await task.close();
-    writer?.close();
+    if (writer) (await writer.catch(() => undefined))?.close();
     await store.close();
     await source.close();
   }
@@ -238,13 +244,13 @@ export async function runIngest(
  * optimisation: if it cannot, the rows stay as they are, every one still read exactly once.
  */
 async function compact(
-  writer: RowsWriter,
+  writer: Promise<RowsWriter>,
   store: Store,
   job: string,
   say: (line: string) => void,
 ): Promise<void> {
   try {
-    const merged = await writer.compact((await committedRows(store, job)).files);
+    const merged = await (await writer).compact((await committedRows(store, job)).files);
     if (merged > 0) say(`rows: merged ${count(merged)} small files into a file per day`);
   } catch (error) {
     say(`rows: could not merge small files (${(error as Error).message}); the rows are complete as they are`);

@@ -48,7 +48,7 @@ export interface AzureLogsOptions {
    * outcome is returned, and names the files in the item's checkpoint (so they commit with it).
    * `dir` is recorded in each checkpoint when the folder is not the default one beside the store.
    */
-  rows?: { writer: RowsWriter; dir?: string };
+  rows?: { writer: RowsWriter | Promise<RowsWriter>; dir?: string };
 }
 
 /** One pass's parse, merged: its result and, with rows kept, its rows (lines made absolute). */
@@ -170,7 +170,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
       for (const [id, before] of earlier) if (before) files.set(id, before);
       return files;
     }
-    const written = await keepRows.writer.write(pass, parts);
+    const written = await (await keepRows.writer).write(pass, parts);
     for (const [id, before] of earlier) files.set(id, [...(before ?? []), ...(written.get(id) ?? [])]);
     return files;
   };
