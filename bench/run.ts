@@ -15,6 +15,7 @@ const BENCHMARKS = {
   memory: async (o: BenchOptions) => (await import('./memory.js')).runMemory(o),
   profile: async (o: BenchOptions) => (await import('./profile.js')).runProfile(o),
   workers: async (o: BenchOptions) => (await import('./workers.js')).runWorkers(o),
+  rows: async (o: BenchOptions) => (await import('./rows.js')).runRows(o),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 /** profile is on demand only: it explains, it does not compare. */

@@ -1,4 +1,7 @@
 // `sluice ingest <source>`: list, parse and aggregate every log blob into the store, resumably.
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
 import { Governor } from '../../engine/governor/index.js';
@@ -7,9 +10,13 @@ import { ingest } from '../../engine/ingest.js';
 import type { RunSummary } from '../../engine/loop.js';
 import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
+import { committedRows } from '../../rows/committed.js';
+import { defaultRowsDir } from '../../rows/paths.js';
+import type { RowsWriter } from '../../rows/writer.js';
 import { openSource } from '../../sources/index.js';
 import { parseWindow, WindowError } from '../../sources/window.js';
-import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
+import { DEFAULT_STORE, isPostgresUrl, openStore, STORE_HELP } from '../../store/index.js';
+import type { Store } from '../../store/types.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
 import { bytes, count, duration, shellQuote } from '../format.js';
 import { ListingWatch } from '../listing.js';
@@ -18,6 +25,9 @@ import { defaultJobName } from './job.js';
 import { formatOf, glob, intIn, LIMITS, leaseTtl, partitionText, percent, sizeIn } from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
+
+const ROWS_DIR_NEEDED =
+  '--keep-rows with a PostgreSQL store needs --rows-dir <dir>: a folder every worker of the job can write to (a shared volume)';
 
 export interface IngestCliOptions {
   store: string;
@@ -39,6 +49,8 @@ export interface IngestCliOptions {
   progress?: string;
   connectionString?: string;
   verbose?: boolean;
+  keepRows?: boolean;
+  rowsDir?: string;
 }
 
 /** Runs one ingest as the CLI does (signals, progress, summary) and returns its exit code. */
@@ -60,6 +72,15 @@ export async function runIngest(
     ? (id: string) => matches(id) && partitionOf(id, partition.count) === partition.index
     : (id: string) => matches(id);
 
+  if (opts.rowsDir !== undefined && !opts.keepRows) {
+    throw new UsageError(
+      '--rows-dir is where --keep-rows writes: give --keep-rows too, or leave --rows-dir out',
+    );
+  }
+  if (opts.keepRows && opts.rowsDir === undefined && isPostgresUrl(opts.store)) {
+    throw new UsageError(ROWS_DIR_NEEDED);
+  }
+
   tightenHeap();
   const source = await openSource(location, {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
@@ -68,10 +89,6 @@ export async function runIngest(
   const store = await openStore(opts.store).catch(async (error) => {
     await source.close();
     throw error;
-  });
-  const task = createAzureLogsTask(source, {
-    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
-    ...(opts.maxLineSize === undefined ? {} : { maxLineBytes: opts.maxLineSize }),
   });
   // Adaptive unless the user fixed the number: then exactly that many items run at once.
   const governor =
@@ -91,6 +108,33 @@ export async function runIngest(
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
   const job = opts.job ?? defaultJobName(source.uri, filters);
+  /** The rows writer, opening while the run starts (DuckDB takes a while to load). */
+  let writer: Promise<RowsWriter> | undefined;
+  if (opts.keepRows) {
+    // Rows are not part of the job's identity: the same job may keep them from some run on.
+    const dir = opts.rowsDir ?? defaultRowsDir(store.location, job);
+    if (dir === null) {
+      await store.close();
+      await source.close();
+      throw new UsageError(ROWS_DIR_NEEDED);
+    }
+    await mkdir(dir, { recursive: true })
+      .then(() => access(dir, constants.W_OK))
+      .catch(async (error: NodeJS.ErrnoException) => {
+        await store.close();
+        await source.close();
+        throw new UsageError(`cannot write rows to ${dir}: ${error.code ?? error.message} (--rows-dir)`);
+      });
+    // DuckDB loads only for kept rows, and meanwhile the run lists and parses: the first write waits for it.
+    writer = import('../../rows/writer.js').then(({ RowsWriter }) => RowsWriter.open(dir));
+    writer.catch(() => {}); // awaited by the first write, and at the end
+  }
+  const task = createAzureLogsTask(source, {
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    ...(opts.maxLineSize === undefined ? {} : { maxLineBytes: opts.maxLineSize }),
+    // A folder given is recorded in each checkpoint, so `query` finds it without --rows.
+    ...(writer ? { rows: { writer, ...(opts.rowsDir ? { dir: path.resolve(opts.rowsDir) } : {}) } } : {}),
+  });
 
   const stderr = process.stderr;
   const mode = progressMode(opts.progress, stderr);
@@ -139,6 +183,7 @@ export async function runIngest(
       progressIntervalMs: mode === 'bar' ? 200 : 1000,
     });
     reporter.finish();
+    if (writer && summary.outcome !== 'interrupted') await compact(writer, store, job, reporter.say);
     const p = summary.progress;
     const secs = p.elapsedMs / 1000;
     const lines: string[] = [];
@@ -188,8 +233,27 @@ export async function runIngest(
     process.off('SIGTERM', onSignal);
     governor?.close();
     await task.close();
+    if (writer) (await writer.catch(() => undefined))?.close();
     await store.close();
     await source.close();
+  }
+}
+
+/**
+ * Merges the job's small committed row files a file per day, so queries open few files. Only an
+ * optimisation: if it cannot, the rows stay as they are, every one still read exactly once.
+ */
+async function compact(
+  writer: Promise<RowsWriter>,
+  store: Store,
+  job: string,
+  say: (line: string) => void,
+): Promise<void> {
+  try {
+    const merged = await (await writer).compact((await committedRows(store, job)).files);
+    if (merged > 0) say(`rows: merged ${count(merged)} small files into a file per day`);
+  } catch (error) {
+    say(`rows: could not merge small files (${(error as Error).message}); the rows are complete as they are`);
   }
 }
 
@@ -257,6 +321,14 @@ export function registerIngest(program: Command): void {
       intIn(1, LIMITS.retryDelayMs, '10 minutes at most'),
       1000,
     )
+    .option(
+      '--keep-rows',
+      'keep one row per record as Parquet (zstd), by day, committed with its item, for `sluice query` and `export`',
+    )
+    .option(
+      '--rows-dir <dir>',
+      'where --keep-rows writes (default: <store>.rows/<job>/ beside a SQLite store; required with PostgreSQL: a folder all workers share)',
+    )
     .option('--retry-failed', 'try failed items again')
     .option(
       '--recount',
@@ -286,6 +358,7 @@ Examples:
   sluice ingest ./logs --from 2025-06-01 --to 2025-06-07 --job june-week1
   sluice ingest ./logs --store /data/sluice.db --retry-failed
   sluice ingest ./logs --partition 0/3          # on machine 1 of 3 (1/3, 2/3 on the others)
+  sluice ingest ./logs --keep-rows && sluice query "SELECT model, count(*) FROM rows GROUP BY model"
   sluice ingest azure://myaccount/insights-logs-requestresponse --from 2025-06-01 --to 2025-06-07
   AZURE_STORAGE_CONNECTION_STRING=... sluice ingest azure://myaccount/insights-logs-requestresponse
   sluice ingest "https://myaccount.blob.core.windows.net/insights-logs-requestresponse?sv=...&sig=..."

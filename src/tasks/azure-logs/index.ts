@@ -6,6 +6,8 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Delta } from '../../aggregate/delta.js';
 import { ItemError } from '../../errors.js';
+import { type RowBatchData, RowCollector } from '../../rows/batch.js';
+import type { PassRows, RowsWriter } from '../../rows/writer.js';
 import type { Source } from '../../sources/types.js';
 import type { GroupOutcome, LeasedItem, Outcome, Task } from '../types.js';
 import {
@@ -31,6 +33,8 @@ const CHUNKS_IN_FLIGHT = 2;
 /** Most local files parsed as one job, and their most bytes (a group stops growing past it). */
 const GROUP_ITEMS = 32;
 const GROUP_BYTES = 8 << 20;
+/** With --keep-rows, groups this many times larger (each group's rows are one write). */
+const ROWS_GROUP_FACTOR = 4;
 /** Errors that reading again cannot mend (the file is gone or unreadable). */
 const PERMANENT = /\b(ENOENT|EACCES|EPERM|EISDIR|ENOTDIR|ELOOP)\b/;
 
@@ -39,11 +43,21 @@ export interface AzureLogsOptions {
   threads?: number;
   /** Longest line or record parsed, in bytes (default MAX_LINE_BYTES); a longer one is malformed. */
   maxLineBytes?: number;
+  /**
+   * Keep one row per record (--keep-rows): each pass writes its rows through `writer` before its
+   * outcome is returned, and names the files in the item's checkpoint (so they commit with it).
+   * `dir` is recorded in each checkpoint when the folder is not the default one beside the store.
+   */
+  rows?: { writer: RowsWriter | Promise<RowsWriter>; dir?: string };
 }
+
+/** One pass's parse, merged: its result and, with rows kept, its rows (lines made absolute). */
+type PassResult = TaskResult & { rows: PassRows[] };
 
 export function createAzureLogsTask(source: Source, options: AzureLogsOptions = {}): Task {
   const threads = options.threads ?? availableParallelism();
   const limits: ParseLimits = { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES };
+  const keepRows = options.rows;
   // Started on first use: a run of small remote blobs never needs it (and never pays its memory).
   let pool: Piscina<ParseJob, ParseOutput | GroupOutput> | undefined;
   const workers = () => {
@@ -60,7 +74,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
   };
 
   const run = async (unlimited: ParseJob, signal: AbortSignal): Promise<ParseOutput | GroupOutput> => {
-    const job = { ...unlimited, limits };
+    const job: ParseJob = { ...unlimited, limits, ...(keepRows ? { rows: true } : {}) };
     // Without threads, or for a small chunk (where the hand-off would cost more than the parse), inline.
     if (threads === 0 || (job.kind === 'bytes' && job.bytes.byteLength < INLINE_BYTES)) return parseJob(job);
     if (job.kind === 'bytes') {
@@ -123,12 +137,43 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
     }
   };
 
-  const outcome = (result: Omit<TaskResult, 'delta'>, from: Resume, mark: TailMark | undefined) => ({
-    checkpoint: toCheckpoint(result.resume, mark),
+  const outcome = (
+    result: Omit<TaskResult, 'delta'>,
+    from: Resume,
+    mark: TailMark | undefined,
+    rows: string[] | undefined,
+  ) => ({
+    checkpoint: toCheckpoint(
+      result.resume,
+      mark,
+      rows && keepRows
+        ? { files: rows, ...(keepRows.dir !== undefined ? { dir: keepRows.dir } : {}) }
+        : undefined,
+    ),
     covered: from.offset + result.bytes,
     records: result.records,
     bytes: result.bytes,
   });
+
+  /**
+   * Writes a pass's rows (nothing without --keep-rows) and returns each item's files: the ones its
+   * earlier passes wrote, and this pass's.
+   */
+  const keep = async (
+    pass: { item: string; fence: number; offset: number },
+    parts: PassRows[],
+    earlier: Map<string, string[] | undefined>,
+  ): Promise<Map<string, string[]>> => {
+    const files = new Map<string, string[]>();
+    if (!keepRows) return files;
+    if (parts.every((p) => p.batch.count === 0)) {
+      for (const [id, before] of earlier) if (before) files.set(id, before);
+      return files;
+    }
+    const written = await (await keepRows.writer).write(pass, parts);
+    for (const [id, before] of earlier) files.set(id, [...(before ?? []), ...(written.get(id) ?? [])]);
+    return files;
+  };
 
   /** The mark of a local file's last bytes read, ending at `end`. */
   const localMark = async (id: string, end: number, signal: AbortSignal): Promise<TailMark | undefined> => {
@@ -140,28 +185,46 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
   const isLocal = Boolean(source.localPath);
   return {
     name: 'azure-logs',
-    ...(isLocal ? { groupLimits: { items: GROUP_ITEMS, bytes: GROUP_BYTES } } : {}),
+    // Kept rows cost a few ms per file written whatever its size: larger groups, fewer files.
+    ...(isLocal
+      ? {
+          groupLimits: keepRows
+            ? { items: GROUP_ITEMS * ROWS_GROUP_FACTOR, bytes: GROUP_BYTES * ROWS_GROUP_FACTOR }
+            : { items: GROUP_ITEMS, bytes: GROUP_BYTES },
+        }
+      : {}),
     async run(item: LeasedItem, signal: AbortSignal): Promise<Outcome> {
       const c = fromCheckpoint(item.checkpoint);
       if (c.offset > 0 || c.mark) await checkAppended(item, c, signal);
-      const resume: Resume = { offset: c.offset, tailMalformed: c.tailMalformed };
+      const resume = resumeOf(c);
       const local = source.localPath?.(item.id);
+      let result: PassResult;
+      let mark: TailMark | undefined;
       if (local) {
-        const result = toResult([(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput]);
-        const mark = await localMark(item.id, resume.offset + result.bytes, signal);
-        return { ...outcome(result, resume, mark), delta: result.delta };
+        result = toResult(
+          [(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput],
+          item.id,
+        );
+        mark = await localMark(item.id, resume.offset + result.bytes, signal);
+      } else {
+        result = await parseStream(
+          await source.open(item.id, resume.offset, signal),
+          resume,
+          async (job) => (await run(job, signal)) as ParseOutput,
+          limits,
+          (bytes, end) => {
+            mark = bytes.byteLength > 0 ? markOf(bytes, end) : undefined;
+          },
+          item.id,
+          Boolean(keepRows),
+        );
       }
-      let tail: TailMark | undefined;
-      const result = await parseStream(
-        await source.open(item.id, resume.offset, signal),
-        resume,
-        async (job) => (await run(job, signal)) as ParseOutput,
-        limits,
-        (bytes, end) => {
-          tail = bytes.byteLength > 0 ? markOf(bytes, end) : undefined;
-        },
+      const files = await keep(
+        { item: item.id, fence: item.fence, offset: resume.offset },
+        result.rows,
+        new Map([[item.id, c.rows]]),
       );
-      return { ...outcome(result, resume, tail), delta: result.delta };
+      return { ...outcome(result, resume, mark, files.get(item.id)), delta: result.delta };
     },
     ...(isLocal
       ? {
@@ -169,6 +232,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
             const failed: GroupOutcome['items'] = [];
             const files: { id: string; path: string; resume: Resume }[] = [];
             const from = new Map<string, Resume>();
+            const earlier = new Map<string, string[] | undefined>();
             for (const item of items) {
               const c = fromCheckpoint(item.checkpoint);
               try {
@@ -177,11 +241,21 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
                 failed.push({ id: item.id, error: (error as Error).message, permanent: true });
                 continue;
               }
-              const resume = { offset: c.offset, tailMalformed: c.tailMalformed };
+              const resume = resumeOf(c);
               from.set(item.id, resume);
+              earlier.set(item.id, c.rows);
               files.push({ id: item.id, path: source.localPath?.(item.id) as string, resume });
             }
             const out = (await run({ kind: 'files', files }, signal)) as GroupOutput;
+            const first = items.find((i) => from.has(i.id));
+            const kept =
+              out.rows && first
+                ? await keep(
+                    { item: first.id, fence: first.fence, offset: (from.get(first.id) as Resume).offset },
+                    [{ batch: out.rows }],
+                    earlier,
+                  )
+                : new Map<string, string[]>();
             const results: GroupOutcome['items'] = [...failed];
             for (const r of out.items) {
               if ('error' in r) {
@@ -190,7 +264,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
               }
               const resume = from.get(r.id) as Resume;
               const mark = await localMark(r.id, resume.offset + r.bytes, signal);
-              results.push({ id: r.id, ...outcome(r, resume, mark) });
+              results.push({ id: r.id, ...outcome(r, resume, mark, kept.get(r.id)) });
             }
             return { delta: Delta.fromData(out.delta), items: results };
           },
@@ -213,7 +287,9 @@ async function parseStream(
   run: (job: ParseJob) => Promise<ParseOutput>,
   limits: ParseLimits,
   onTail: (lastBytes: Uint8Array, end: number) => void,
-): Promise<TaskResult> {
+  id: string,
+  keepRows: boolean,
+): Promise<PassResult> {
   const maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
   const outputs: Promise<ParseOutput>[] = [];
   let pieces: Buffer[] = [];
@@ -223,6 +299,7 @@ async function parseStream(
   let offset = resume.offset;
   let first = true;
   let inline: BlobParser | undefined;
+  const inlineRows = keepRows ? new RowCollector() : undefined;
   const nextResume = () => (first ? resume : { offset, tailMalformed: false });
   const send = async (bytes: Buffer) => {
     const chunkResume = nextResume();
@@ -247,7 +324,7 @@ async function parseStream(
       continue;
     }
     if (first && offset === 0 && held === 0 && startsAsWrapper(piece)) {
-      inline = new BlobParser(resume, undefined, limits);
+      inline = new BlobParser(resume, undefined, limits, inlineRows);
       inline.push(piece);
       continue;
     }
@@ -258,7 +335,7 @@ async function parseStream(
     if (!newline) {
       if (held > maxLineBytes) {
         // A line past the cap: the rest of the blob goes through one parser that skips it unheld.
-        inline = new BlobParser(nextResume(), undefined, limits);
+        inline = new BlobParser(nextResume(), undefined, limits, inlineRows);
         for (const p of pieces) inline.push(p);
         pieces = [];
         held = 0;
@@ -275,31 +352,56 @@ async function parseStream(
   }
   if (inline) {
     const result = inline.end();
+    inlineRows?.endItem(id);
     outputs.push(
       Promise.resolve({
         delta: result.delta.toData(),
         resume: result.resume,
         records: result.records,
         bytes: result.bytes,
+        ...(inlineRows ? { rows: inlineRows.take() } : {}),
       }),
     );
   } else {
     await send(Buffer.concat(pieces, held));
   }
   onTail(tail, resume.offset + streamed);
-  return toResult(await Promise.all(outputs));
+  return toResult(await Promise.all(outputs), id);
 }
 
-/** Merges chunk outputs in order: deltas add, the last chunk says where the next pass resumes. */
-function toResult(outputs: ParseOutput[]): TaskResult {
+/** Where a pass starts, from the item's checkpoint. */
+function resumeOf(c: Checkpoint): Resume {
+  return {
+    offset: c.offset,
+    tailMalformed: c.tailMalformed,
+    ...(c.lines !== undefined ? { lines: c.lines } : {}),
+  };
+}
+
+/**
+ * Merges chunk outputs in order: deltas add, the last chunk says where the next pass resumes. The
+ * first chunk's lines count from the item's resume, the others' from their own start: each adds the
+ * lines before it, so rows get their line in the blob and the next pass knows where to number on.
+ */
+function toResult(outputs: ParseOutput[], id: string): PassResult {
   const delta = new Delta();
   let records = 0;
   let bytes = 0;
-  for (const o of outputs) {
+  let lines = 0;
+  const rows: PassRows[] = [];
+  for (const [i, o] of outputs.entries()) {
     delta.merge(Delta.fromData(o.delta));
     records += o.records;
     bytes += o.bytes;
+    const base = i === 0 ? 0 : lines;
+    if (o.rows && o.rows.count > 0) rows.push({ batch: ownedBy(o.rows, id), lineBase: base });
+    lines = base + (o.resume.lines ?? 0);
   }
   const last = outputs.at(-1) as ParseOutput;
-  return { delta, resume: last.resume, records, bytes };
+  return { delta, resume: { ...last.resume, lines }, records, bytes, rows };
+}
+
+/** A single item's batch (its rows gathered without an id): all its rows are the item's. */
+function ownedBy(batch: RowBatchData, id: string): RowBatchData {
+  return { ...batch, items: batch.count > 0 ? [{ id, from: 0, to: batch.count }] : [] };
 }

@@ -6,6 +6,7 @@
 import { isAscii } from 'node:buffer';
 import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
 import type { LatencySketch } from '../../aggregate/sketch.js';
+import type { RowCollector } from '../../rows/batch.js';
 import { DIMENSIONS, type Dimension, DistinctCap, OTHER_VALUE } from './caps.js';
 import type { Resume, TaskResult } from './checkpoint.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
@@ -148,18 +149,26 @@ export class BlobParser {
   private stream: RecordsStream | null = null;
   private streamBytes = 0;
   private readonly maxLineBytes: number;
+  /**
+   * Lines of the blob before the one being read (newlines past), from `resume.lines`; in the
+   * {"records": [...]} form, records so far. Each kept row is numbered by it (see rows/batch.ts).
+   */
+  private lineNo: number;
 
   /**
    * `tally`: where the records are counted; by default the parser's own. A shared one also holds
-   * what other blobs counted, and `end()` returns all of it.
+   * what other blobs counted, and `end()` returns all of it. `rows`: where each record's row goes,
+   * when rows are kept.
    */
   constructor(
     resume: Resume = { offset: 0, tailMalformed: false },
     private readonly tally = new Tally(),
     limits: ParseLimits = {},
+    private readonly rows?: RowCollector,
   ) {
     this.maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
     this.consumed = resume.offset;
+    this.lineNo = resume.lines ?? 0;
     this.atBlobStart = resume.offset === 0;
     // The cut line counted as malformed last time is read again now, whole or not.
     if (resume.tailMalformed) this.tally.malformed(-1);
@@ -204,6 +213,7 @@ export class BlobParser {
         return;
       }
       this.consumed += this.skipping + nl + 1;
+      this.lineNo += 1;
       this.skipping = 0;
       buf = buf.subarray(nl + 1);
     }
@@ -255,9 +265,14 @@ export class BlobParser {
     this.carryBytes = 0;
     const tail = rest.toString('utf8');
     const tailBytes = rest.length;
-    if (tail.trim() === '') {
+    // The last line, not ended by a newline: numbered as the next line, but not counted as one
+    // (a grown blob's next pass starts past it, and its first line is this one's continuation).
+    this.lineNo += 1;
+    const whole = tail.trim() === '' ? null : this.line(tail);
+    this.lineNo -= 1;
+    if (whole === null) {
       resume = { offset: this.consumed, tailMalformed: false };
-    } else if (this.line(tail)) {
+    } else if (whole) {
       resume = { offset: this.consumed + tailBytes, tailMalformed: false };
     } else {
       // Cut mid-write, or junk: counted as malformed now, re-read if the blob grows.
@@ -283,7 +298,13 @@ export class BlobParser {
   }
 
   private result(resume: Resume): TaskResult {
-    return { delta: this.tally.take(), resume, records: this.records, bytes: this.bytes };
+    return {
+      delta: this.tally.take(),
+      // Where the lines stand matters only to numbered rows.
+      resume: this.rows ? { ...resume, lines: this.lineNo } : resume,
+      records: this.records,
+      bytes: this.bytes,
+    };
   }
 
   /**
@@ -301,6 +322,7 @@ export class BlobParser {
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
+      this.lineNo += 1;
       if (nl - start > this.maxLineBytes) {
         this.tally.malformed(); // too long to parse (the line ended within one chunk)
         if (wide < nl) wide = nextNonAscii(text, nl + 1);
@@ -365,7 +387,13 @@ export class BlobParser {
 
   private record(record: Record<string, unknown>, bytes: boolean): void {
     this.records += 1;
-    this.tally.record(recordFacts(record, bytes));
+    const facts = recordFacts(record, bytes);
+    this.tally.record(facts);
+    if (this.rows) {
+      // The {"records": [...]} form has no lines to speak of: its records are numbered in order.
+      if (this.stream) this.lineNo += 1;
+      this.rows.add(this.lineNo, facts);
+    }
   }
 }
 
@@ -379,8 +407,13 @@ function nextNonAscii(text: string, from: number): number {
 }
 
 /** Parses a whole blob held in memory (tests, small inputs). */
-export function parseBlob(bytes: Uint8Array, resume?: Resume, limits?: ParseLimits): TaskResult {
-  const parser = new BlobParser(resume, undefined, limits);
+export function parseBlob(
+  bytes: Uint8Array,
+  resume?: Resume,
+  limits?: ParseLimits,
+  rows?: RowCollector,
+): TaskResult {
+  const parser = new BlobParser(resume, undefined, limits, rows);
   parser.push(bytes);
   return parser.end();
 }

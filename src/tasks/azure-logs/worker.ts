@@ -2,6 +2,7 @@
 // chunk of bytes transferred from the main thread. Pure but for reading the file.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { DeltaData } from '../../aggregate/delta.js';
+import { type RowBatchData, RowCollector } from '../../rows/batch.js';
 import type { Resume, TaskResult } from './checkpoint.js';
 import { BlobParser, type ParseLimits, parseBlob, Tally } from './parse.js';
 
@@ -15,53 +16,68 @@ export type ParseJob = (
   | { kind: 'files'; files: { id: string; path: string; resume: Resume }[] }
   /** `bytes` start at `resume.offset` of the blob; a chunk other than the last ends with a newline. */
   | { kind: 'bytes'; bytes: Uint8Array; resume: Resume }
-) & { limits?: ParseLimits };
+) & {
+  limits?: ParseLimits;
+  /** Keep one row per record (--keep-rows): the output then carries them. */
+  rows?: boolean;
+};
 
 export interface ParseOutput {
   delta: DeltaData;
   resume: Resume;
   records: number;
   bytes: number;
+  /** The records' rows, when asked for; their lines count from `resume.lines` (0 for a chunk). */
+  rows?: RowBatchData;
 }
 
 export interface GroupOutput {
   delta: DeltaData;
   items: ({ id: string; resume: Resume; records: number; bytes: number } | { id: string; error: string })[];
+  /** The rows of the files that parsed, each file's under its id, when asked for. */
+  rows?: RowBatchData;
 }
 
 export default function parseJob(job: ParseJob): ParseOutput | GroupOutput {
-  if (job.kind === 'files') return parseFiles(job.files, job.limits);
+  if (job.kind === 'files') return parseFiles(job.files, job.limits, job.rows);
   return parseOne(job);
 }
 
 function parseFiles(
   files: { id: string; path: string; resume: Resume }[],
   limits?: ParseLimits,
+  keepRows?: boolean,
 ): GroupOutput {
   // One tally for the group: each file adds into it, no delta per file to build and merge.
   const tally = new Tally();
+  const rows = keepRows ? new RowCollector() : undefined;
   const items: GroupOutput['items'] = [];
   for (const file of files) {
     try {
-      const result = parseFile(file.path, file.resume, limits, tally);
+      const result = parseFile(file.path, file.resume, limits, tally, rows);
       items.push({ id: file.id, resume: result.resume, records: result.records, bytes: result.bytes });
+      rows?.endItem(file.id);
     } catch (error) {
       items.push({ id: file.id, error: (error as Error).message });
+      rows?.dropItem();
     }
   }
-  return { delta: tally.take().toData(), items };
+  return { delta: tally.take().toData(), items, ...(rows ? { rows: rows.take() } : {}) };
 }
 
 function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
+  const rows = job.rows ? new RowCollector() : undefined;
   const result =
     job.kind === 'bytes'
-      ? parseBlob(job.bytes, job.resume, job.limits)
-      : parseFile(job.path, job.resume, job.limits);
+      ? parseBlob(job.bytes, job.resume, job.limits, rows)
+      : parseFile(job.path, job.resume, job.limits, undefined, rows);
+  rows?.endItem('');
   return {
     delta: result.delta.toData(),
     resume: result.resume,
     records: result.records,
     bytes: result.bytes,
+    ...(rows ? { rows: rows.take() } : {}),
   };
 }
 
@@ -70,7 +86,13 @@ function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
  * into it only once it has been read whole (a read error then leaves the tally untouched); a file
  * larger than one read is parsed on its own tally, added to the shared one when it has all parsed.
  */
-function parseFile(path: string, resume: Resume, limits?: ParseLimits, shared?: Tally): TaskResult {
+function parseFile(
+  path: string,
+  resume: Resume,
+  limits?: ParseLimits,
+  shared?: Tally,
+  rows?: RowCollector,
+): TaskResult {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -83,11 +105,11 @@ function parseFile(path: string, resume: Resume, limits?: ParseLimits, shared?: 
     const size = fstatSync(fd).size;
     if (shared && size - resume.offset <= READ_CHUNK) {
       const n = readFully(fd, resume.offset, size - resume.offset);
-      const parser = new BlobParser(resume, shared, limits);
+      const parser = new BlobParser(resume, shared, limits, rows);
       parser.push(readBuffer.subarray(0, n));
       return parser.end();
     }
-    const parser = new BlobParser(resume, undefined, limits);
+    const parser = new BlobParser(resume, undefined, limits, rows);
     let position = resume.offset;
     while (position < size) {
       // One buffer per thread, reused for every read: the parser copies what it keeps.

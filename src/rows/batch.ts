@@ -1,0 +1,165 @@
+// One row per log record, gathered column by column on the parser's thread: numbers in typed arrays,
+// the few repeating names as codes into a small dictionary, so a batch crosses threads as a handful of
+// buffers rather than millions of objects. Built only when rows are kept (`--keep-rows`).
+import type { RecordFacts, StatusClass } from '../tasks/azure-logs/record.js';
+import { STATUS_CLASSES } from '../tasks/azure-logs/record.js';
+
+/** The named text columns, stored as dictionary codes (-1 for none). */
+export const NAMED = ['model', 'model_version', 'deployment', 'operation', 'category', 'resource'] as const;
+export type Named = (typeof NAMED)[number];
+
+/** A batch as it crosses threads: plain data (typed arrays and strings), structured-clone friendly. */
+export interface RowBatchData {
+  count: number;
+  /** Rows `[from, to)` of the batch belong to item `id` (a group's batch holds several items). */
+  items: { id: string; from: number; to: number }[];
+  /** 1-based line in the blob (for the {"records": [...]} form: the record's index in the blob). */
+  line: Float64Array;
+  /** Microseconds since the epoch, UTC; NaN for a record without a usable time. */
+  time: Float64Array;
+  /** The record's UTC day (`YYYY-MM-DD`) as a code into `days`, -1 for none. */
+  day: Int32Array;
+  days: string[];
+  /** HTTP status 100..599, 0 for none. */
+  status: Int16Array;
+  /** Index into STATUS_CLASSES. */
+  statusClass: Uint8Array;
+  /** Latency, ms; NaN for none. */
+  durationMs: Float64Array;
+  /** Per named column: codes into `dictionary` (the batch's one dictionary of names). */
+  named: Record<Named, Int32Array>;
+  dictionary: string[];
+}
+
+const CLASS_INDEX = new Map<StatusClass, number>(STATUS_CLASSES.map((c, i) => [c, i]));
+
+/** The hour last turned into ms (records of one blob share an hour or two): Date.parse once per hour. */
+let hourKey = '';
+let hourMs = 0;
+
+/** Microseconds since the epoch of a record time key (`YYYY-MM-DDTHH:MM:SS.fffffffZ`, see recordTime). */
+export function timeMicros(key: string): number {
+  const hour = key.slice(0, 13);
+  if (hour !== hourKey) {
+    hourMs = Date.parse(`${hour}:00:00Z`);
+    hourKey = hour;
+  }
+  const minute = (key.charCodeAt(14) - 48) * 10 + key.charCodeAt(15) - 48;
+  const second = (key.charCodeAt(17) - 48) * 10 + key.charCodeAt(18) - 48;
+  return (hourMs + minute * 60_000 + second * 1000) * 1000 + Number(key.slice(20, 26));
+}
+
+/** Strings numbered in order of first sight: the dictionary of a column of few distinct values. */
+export class Codes {
+  readonly values: string[] = [];
+  private readonly codes = new Map<string, number>();
+
+  /** The value's code; -1 for none. */
+  of(value: string | null): number {
+    if (value === null) return -1;
+    let c = this.codes.get(value);
+    if (c === undefined) {
+      c = this.values.length;
+      this.values.push(value);
+      this.codes.set(value, c);
+    }
+    return c;
+  }
+}
+
+/** Gathers rows; `take` hands them over (with the items they belong to) and starts afresh. */
+export class RowCollector {
+  private capacity = 0;
+  private count = 0;
+  private line = new Float64Array(0);
+  private time = new Float64Array(0);
+  private day = new Int32Array(0);
+  private status = new Int16Array(0);
+  private statusClass = new Uint8Array(0);
+  private durationMs = new Float64Array(0);
+  private named = Object.fromEntries(NAMED.map((n) => [n, new Int32Array(0)])) as Record<Named, Int32Array>;
+  private dictionary = new Codes();
+  private days = new Codes();
+  private items: RowBatchData['items'] = [];
+  private itemStart = 0;
+
+  /** Rows gathered so far (of every item). */
+  get size(): number {
+    return this.count;
+  }
+
+  add(line: number, f: RecordFacts): void {
+    if (this.count === this.capacity) this.grow();
+    const i = this.count;
+    this.count += 1;
+    this.line[i] = line;
+    this.time[i] = f.time ? timeMicros(f.time.key) : Number.NaN;
+    this.day[i] = f.time ? this.days.of(f.time.day) : -1;
+    this.status[i] = f.code ?? 0;
+    this.statusClass[i] = CLASS_INDEX.get(f.cls) as number;
+    this.durationMs[i] = f.latencyMs ?? Number.NaN;
+    this.named.model[i] = this.dictionary.of(f.model);
+    this.named.model_version[i] = this.dictionary.of(f.version);
+    this.named.deployment[i] = this.dictionary.of(f.deployment);
+    this.named.operation[i] = this.dictionary.of(f.operation);
+    this.named.category[i] = this.dictionary.of(f.category);
+    this.named.resource[i] = this.dictionary.of(f.resource);
+  }
+
+  /** The rows added since the last call belong to item `id`. */
+  endItem(id: string): void {
+    if (this.count > this.itemStart) this.items.push({ id, from: this.itemStart, to: this.count });
+    this.itemStart = this.count;
+  }
+
+  /** Drops the rows added since the last endItem (an item that failed midway). */
+  dropItem(): void {
+    this.count = this.itemStart;
+  }
+
+  take(): RowBatchData {
+    const n = this.count;
+    const batch: RowBatchData = {
+      count: n,
+      items: this.items,
+      line: this.line.slice(0, n),
+      time: this.time.slice(0, n),
+      day: this.day.slice(0, n),
+      days: this.days.values,
+      status: this.status.slice(0, n),
+      statusClass: this.statusClass.slice(0, n),
+      durationMs: this.durationMs.slice(0, n),
+      named: Object.fromEntries(NAMED.map((c) => [c, this.named[c].slice(0, n)])) as Record<
+        Named,
+        Int32Array
+      >,
+      dictionary: this.dictionary.values,
+    };
+    this.count = 0;
+    this.itemStart = 0;
+    this.items = [];
+    this.dictionary = new Codes();
+    this.days = new Codes();
+    return batch;
+  }
+
+  private grow(): void {
+    const capacity = Math.max(1024, this.capacity * 2);
+    const grown = <T extends Float64Array | Int32Array | Int16Array | Uint8Array>(
+      a: T,
+      make: (n: number) => T,
+    ): T => {
+      const b = make(capacity);
+      b.set(a);
+      return b;
+    };
+    this.line = grown(this.line, (n) => new Float64Array(n));
+    this.time = grown(this.time, (n) => new Float64Array(n));
+    this.day = grown(this.day, (n) => new Int32Array(n));
+    this.status = grown(this.status, (n) => new Int16Array(n));
+    this.statusClass = grown(this.statusClass, (n) => new Uint8Array(n));
+    this.durationMs = grown(this.durationMs, (n) => new Float64Array(n));
+    for (const c of NAMED) this.named[c] = grown(this.named[c], (n) => new Int32Array(n));
+    this.capacity = capacity;
+  }
+}

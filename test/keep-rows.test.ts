@@ -1,0 +1,320 @@
+// `ingest --keep-rows`: one row per record as Parquet, committed with its item. After kill -9 and a
+// resume every record's row exists exactly once; a grown blob adds only its new rows, numbered by
+// their line in the blob; the columns and types are the ones DESIGN.md names; the files are zstd.
+import assert from 'node:assert/strict';
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { RowCollector } from '../src/rows/batch.js';
+import { COMPACT_AT, filesToRead } from '../src/rows/compact.js';
+import { RowsWriter } from '../src/rows/writer.js';
+import { synthesize } from '../src/synth/generate.js';
+import { recordFacts } from '../src/tasks/azure-logs/record.js';
+import { DEV_ACCOUNT, startAzurite } from './support/azurite.js';
+import { finished, readJson, sluice, start, waitForEvent } from './support/cli.js';
+
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-rows-'));
+});
+
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function query(store: string, sql: string): Promise<Record<string, unknown>[]> {
+  const run = await sluice(['query', '--store', store, sql, '--format', 'json']);
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as Record<string, unknown>[];
+}
+
+const EXACTLY_ONCE =
+  'SELECT count(*) AS n, count(DISTINCT (blob, line)) AS distinct_n, count(*) FILTER (WHERE status = 429) AS limited FROM rows';
+
+/** Every PT1H.json under `root`, relative to it. */
+async function blobsUnder(root: string): Promise<string[]> {
+  const all = (await readdir(root, { recursive: true })) as string[];
+  return all.filter((f) => f.endsWith('PT1H.json')).sort();
+}
+
+/** The 1-based lines of `text` that hold one record (a JSON object): worked out here, not by sluice. */
+function recordLines(text: string): number[] {
+  const lines: number[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
+    try {
+      const value = JSON.parse(line) as unknown;
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) lines.push(i + 1);
+    } catch {
+      // not a record
+    }
+  }
+  return lines;
+}
+
+describe('ingest --keep-rows', () => {
+  it('kill -9 midway, then resume: every record has exactly one row, and 429s match the truth', async () => {
+    const data = path.join(dir, 'crash-data');
+    // Big enough (2,880 blobs) that the kill lands mid-run.
+    await synthesize({ dir: data, seed: 7, days: 12, resources: 3, recordsPerHour: 30 });
+    const truth = await readJson(path.join(data, 'truth.json'));
+    const store = path.join(dir, 'killed.db');
+    const args = [
+      'ingest',
+      data,
+      '--store',
+      store,
+      '--keep-rows',
+      '--progress',
+      'json',
+      '--concurrency',
+      '4',
+    ];
+
+    const child = start(args);
+    const done = finished(child);
+    let commits = 0;
+    await waitForEvent(child, (e) => e.event === 'commit' && ++commits >= 2);
+    child.kill('SIGKILL');
+    assert.equal((await done).signal, 'SIGKILL');
+    const status = JSON.parse((await sluice(['status', '--store', store, '--json'])).stdout) as {
+      items: Record<string, number>;
+    };
+    assert.ok(
+      (status.items.done ?? 0) < (truth.items as { total: number }).total,
+      'the kill left work to do',
+    );
+
+    // What an attempt that never committed leaves: a file of rows that no checkpoint names.
+    const kept = path.join(`${store}.rows`);
+    const written = ((await readdir(kept, { recursive: true })) as string[]).filter((f) =>
+      f.endsWith('.parquet'),
+    );
+    assert.ok(written.length > 0, 'the killed run wrote rows');
+    const orphan = (written[0] as string).replace(/-\d+-(\d+)-0\.parquet$/, '-999999-$1-0.parquet');
+    await copyFile(path.join(kept, written[0] as string), path.join(kept, orphan));
+
+    const rest = await sluice(args);
+    assert.equal(rest.code, 0, rest.stderr);
+    const classes = truth.statusClasses as Record<string, number>;
+    assert.deepEqual(await query(store, EXACTLY_ONCE), [
+      { n: truth.records, distinct_n: truth.records, limited: classes.rateLimited },
+    ]);
+  });
+
+  it('a grown append blob adds only its new rows, numbered by their line in the blob', async () => {
+    const data = path.join(dir, 'grow-data');
+    await synthesize({ dir: data, seed: 11, days: 1, resources: 2, recordsPerHour: 40 });
+    const truth = await readJson(path.join(data, 'truth.json'));
+    // The largest blob of JSON lines, cut mid-line, as if it were still being written.
+    let grown = '';
+    let size = 0;
+    for (const blob of await blobsUnder(data)) {
+      const text = await readFile(path.join(data, blob), 'utf8');
+      if (text.startsWith('{"time"') && text.length > size) {
+        grown = blob;
+        size = text.length;
+      }
+    }
+    const file = path.join(data, grown);
+    const whole = await readFile(file);
+    const cut = whole.indexOf('\n{"time"', Math.floor(whole.length / 2)) + 20;
+    await truncate(file, cut);
+
+    const store = path.join(dir, 'grown.db');
+    const args = ['ingest', data, '--store', store, '--keep-rows', '--progress', 'none'];
+    assert.equal((await sluice(args)).code, 0);
+    const before = await query(store, `SELECT count(*) AS n FROM rows WHERE blob = '${grown}'`);
+    // The cut last line is no row yet (it does not parse, here either).
+    assert.deepEqual(before, [{ n: recordLines(whole.subarray(0, cut).toString('utf8')).length }]);
+
+    await appendFile(file, whole.subarray(cut));
+    const again = await sluice(args);
+    assert.equal(again.code, 0, again.stderr);
+    const classes = truth.statusClasses as Record<string, number>;
+    assert.deepEqual(await query(store, EXACTLY_ONCE), [
+      { n: truth.records, distinct_n: truth.records, limited: classes.rateLimited },
+    ]);
+    const lines = await query(store, `SELECT line FROM rows WHERE blob = '${grown}' ORDER BY line`);
+    assert.deepEqual(
+      lines.map((r) => r.line),
+      recordLines(whole.toString('utf8')),
+    );
+  });
+
+  it('has the columns DESIGN.md names, with their types, in zstd Parquet files by day; export keeps them by day', async () => {
+    const store = path.join(dir, 'grown.db');
+    const columns = await query(
+      store,
+      "SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_name = 'rows' ORDER BY ordinal_position",
+    );
+    const types = Object.fromEntries(columns.map((c) => [c.name, c.type]));
+    assert.deepEqual(
+      {
+        blob: types.blob,
+        line: types.line,
+        time: types.time,
+        model: types.model,
+        model_version: types.model_version,
+        deployment: types.deployment,
+        operation: types.operation,
+        status: types.status,
+        status_class: types.status_class,
+        duration_ms: types.duration_ms,
+        day: types.day,
+      },
+      {
+        blob: 'VARCHAR',
+        line: 'BIGINT',
+        time: 'TIMESTAMP',
+        model: 'VARCHAR',
+        model_version: 'VARCHAR',
+        deployment: 'VARCHAR',
+        operation: 'VARCHAR',
+        status: 'INTEGER',
+        status_class: 'VARCHAR',
+        duration_ms: 'DOUBLE',
+        day: 'DATE',
+      },
+    );
+    const kept = path.join(`${store}.rows`);
+    const files = ((await readdir(kept, { recursive: true })) as string[]).filter((f) =>
+      f.endsWith('.parquet'),
+    );
+    assert.ok(
+      files.length > 0 && files.every((f) => /day=(\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__)\//.test(f)),
+    );
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const glob = path.join(kept, '**', '*.parquet');
+      const codecs = (
+        await connection.runAndReadAll(`SELECT DISTINCT compression FROM parquet_metadata('${glob}')`)
+      ).getRowsJson();
+      assert.deepEqual(codecs, [['ZSTD']]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+
+    const out = path.join(dir, 'export');
+    const exported = await sluice(['export', '--store', store, '--out', out]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const days = await readdir(path.join(out, 'rows'));
+    assert.ok(days.length > 0 && days.every((d) => d.startsWith('day=')), days.join(', '));
+    assert.ok((await stat(path.join(out, 'by_model.parquet'))).isFile());
+  });
+
+  it('numbers the rows of a remote blob parsed in chunks by their line in the blob, and a records-form blob by record', async () => {
+    // One blob of JSON lines several chunks long (chunks are 4 MiB), with blank and junk lines, and
+    // one {"records": [...]} blob; built from records of the grow test's data.
+    const growData = path.join(dir, 'grow-data');
+    const texts = await Promise.all(
+      (await blobsUnder(growData)).map((b) => readFile(path.join(growData, b), 'utf8')),
+    );
+    const sample = texts
+      .flatMap((t) => t.split('\n'))
+      .filter((l) => l.startsWith('{"time"'))
+      .slice(0, 500);
+    assert.ok(sample.length >= 25);
+    const lines: string[] = [];
+    for (let i = 0; lines.length < 30_000; i += 1) {
+      lines.push(sample[i % sample.length] as string);
+      if (i % 97 === 0) lines.push('');
+      if (i % 1001 === 0) lines.push('not json');
+    }
+    const big = `${lines.join('\n')}\n`;
+    assert.ok(big.length > 9 << 20, `the blob spans several chunks (${big.length} bytes)`);
+    const wrapper = `{"records": [${sample.slice(0, 25).join(',\n')}]}`;
+    const azurite = await startAzurite();
+    try {
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+        'rows',
+      );
+      await container.create();
+      const bigName = 'y=2024/m=06/d=01/h=00/m=00/PT1H.json';
+      const wrapperName = 'y=2024/m=06/d=01/h=01/m=00/PT1H.json';
+      await container.getBlockBlobClient(bigName).upload(big, Buffer.byteLength(big));
+      await container.getBlockBlobClient(wrapperName).upload(wrapper, Buffer.byteLength(wrapper));
+      const store = path.join(dir, 'remote.db');
+      const run = await sluice(
+        ['ingest', `azure://${DEV_ACCOUNT}/rows`, '--store', store, '--keep-rows', '--progress', 'none'],
+        { env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const got = await query(store, `SELECT line FROM rows WHERE blob = '${bigName}' ORDER BY line`);
+      assert.deepEqual(
+        got.map((r) => r.line),
+        recordLines(big),
+      );
+      const records = await query(store, `SELECT line FROM rows WHERE blob = '${wrapperName}' ORDER BY line`);
+      assert.deepEqual(
+        records.map((r) => r.line),
+        Array.from({ length: 25 }, (_, i) => i + 1),
+      );
+    } finally {
+      await azurite.stop();
+    }
+  });
+
+  it('with a PostgreSQL store, --keep-rows needs --rows-dir (exit 2, saying so)', async () => {
+    const run = await sluice([
+      'ingest',
+      path.join(dir, 'grow-data'),
+      '--store',
+      'postgres://postgres@127.0.0.1:5432/none',
+      '--keep-rows',
+    ]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--keep-rows with a PostgreSQL store needs --rows-dir <dir>/);
+  });
+});
+
+describe('merging small row files', () => {
+  it('reads a merged file in place of its committed sources, never an uncommitted pass, and not after a recount', async () => {
+    const rowsDir = path.join(dir, 'merge-rows');
+    const writer = await RowsWriter.open(rowsDir, 2);
+    const passes = COMPACT_AT + 6;
+    const committed: string[] = [];
+    try {
+      for (let p = 0; p < passes; p += 1) {
+        const rows = new RowCollector();
+        for (let line = 1; line <= 10; line += 1) {
+          const day = `2024-06-0${1 + (line % 2)}`;
+          rows.add(
+            line,
+            recordFacts({ time: `${day}T10:00:00.0000000Z`, resultSignature: line === 3 ? '429' : '200' }),
+          );
+        }
+        rows.endItem(`blob-${p}`);
+        const files = await writer.write({ item: `blob-${p}`, fence: 1, offset: 0 }, [
+          { batch: rows.take() },
+        ]);
+        // The last passes never commit: no checkpoint names their files.
+        if (p < passes - 3) committed.push(...(files.get(`blob-${p}`) ?? []));
+      }
+      const merged = await writer.compact(committed);
+      assert.equal(merged, committed.length);
+    } finally {
+      writer.close();
+    }
+    const count = async (files: string[]) => {
+      const instance = await DuckDBInstance.create(':memory:');
+      const connection = await instance.connect();
+      try {
+        const list = files.map((f) => `'${path.join(rowsDir, f)}'`).join(', ');
+        const sql = `SELECT count(*)::INTEGER AS n, count(DISTINCT (blob, line))::INTEGER AS d, count(DISTINCT day)::INTEGER AS days FROM read_parquet([${list}], hive_partitioning = true)`;
+        return (await connection.runAndReadAll(sql)).getRowObjectsJson()[0];
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    };
+    const read = await filesToRead(rowsDir, committed);
+    assert.equal(read.length, 2, 'one merged file per day');
+    assert.deepEqual(await count(read), { n: (passes - 3) * 10, d: (passes - 3) * 10, days: 2 });
+    // After --recount no old file is named: the merged files are not read either.
+    assert.deepEqual(await filesToRead(rowsDir, []), []);
+  });
+});
