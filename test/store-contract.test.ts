@@ -544,6 +544,18 @@ for (const kind of selected) {
         const left = await store.workLeft(JOB);
         assert.deepEqual([left.ready, left.leased], [2, 1]);
       });
+
+      it('counts a dead worker as gone at once, so a complete listing can be taken again without waiting out its lease', async () => {
+        await store.heartbeat(JOB, A, [], TTL);
+        assert.equal(await store.claimListing(JOB, A, TTL), true);
+        await store.markListed(JOB, A);
+        await store.heartbeat(JOB, B, [], TTL); // B then dies (kill -9): it never leaves
+        assert.equal(await store.claimListing(JOB, A, TTL), false, 'B still counts as live');
+        await store.reclaimDead(JOB, (o) => o === B);
+        assert.equal(await store.claimListing(JOB, A, TTL), true);
+        const b = (await store.status(JOB)).workers.find((w) => w.owner === B);
+        assert.equal(b?.left, true);
+      });
     });
 
     describe('recount', () => {

@@ -12,7 +12,14 @@ export function progressMode(requested: string | undefined, stream: NodeJS.Write
 }
 
 export function progressLine(p: Progress, width = 24): string {
-  const fraction = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
+  // Blobs are measured in bytes; work items (rows of a list) have no size: then items tell.
+  const sized = p.bytesTotal > 0;
+  const finished = p.itemsDone + p.itemsFailed;
+  const fraction = sized
+    ? Math.min(1, p.bytesDone / p.bytesTotal)
+    : p.itemsTotal > 0
+      ? Math.min(1, finished / p.itemsTotal)
+      : 0;
   const filled = Math.round(fraction * width);
   const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
   const total = p.listingComplete ? count(p.itemsTotal) : `${count(p.itemsTotal)}+ (listing)`;
@@ -21,9 +28,9 @@ export function progressLine(p: Progress, width = 24): string {
   return [
     `${(fraction * 100).toFixed(1).padStart(5)}% ${bar}`,
     `${count(p.itemsDone)}/${total} items`,
-    `${bytes(p.bytesDone)}/${bytes(p.bytesTotal)}`,
-    `${bytes(p.bytesPerSecond)}/s`,
-    `${count(p.recordsPerSecond)} rec/s`,
+    sized ? `${bytes(p.bytesDone)}/${bytes(p.bytesTotal)}` : '',
+    sized ? `${bytes(p.bytesPerSecond)}/s` : `${p.itemsPerSecond.toFixed(1)} items/s`,
+    sized ? `${count(p.recordsPerSecond)} rec/s` : '',
     `×${p.concurrency}`,
     workers,
     eta,

@@ -107,7 +107,15 @@ export interface Progress {
 }
 
 export type EngineEvent =
-  | { type: 'start'; job: string; source: string; owner: string; reclaimed: number; resumed: boolean }
+  | {
+      type: 'start';
+      job: string;
+      source: string;
+      owner: string;
+      runId: number;
+      reclaimed: number;
+      resumed: boolean;
+    }
   | { type: 'listed'; items: number; added: number; changed: number; complete: boolean }
   | { type: 'progress'; progress: Progress }
   | { type: 'retry'; id: string; attempts: number; error: string; delayMs: number }
@@ -299,6 +307,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     job,
     source: options.listing?.uri ?? snapshot.source,
     owner,
+    runId,
     reclaimed,
     resumed: before.items.total > 0,
   });

@@ -197,15 +197,9 @@ export async function runCommand(command: string[], opts: RunCliOptions): Promis
       onEvent: (event) => {
         reporter.onEvent(event);
         if (event.type === 'start') {
-          void opened
-            .status(job)
-            .then((s) => {
-              runId = s.runs.find((r) => r.owner === owner && r.endedAt === null)?.id;
-              if (runId === undefined) return;
-              for (const e of early.splice(0))
-                void opened.addRunEvent(runId, e.at, e.message).catch(() => {});
-            })
-            .catch(() => {});
+          runId = event.runId;
+          for (const e of early.splice(0))
+            void opened.addRunEvent(event.runId, e.at, e.message).catch(() => {});
         }
       },
     });

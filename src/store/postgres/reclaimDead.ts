@@ -7,8 +7,11 @@ export async function reclaimDead(
   job: string,
   isDead: (owner: string) => boolean,
 ): Promise<number> {
+  // Owners holding items, and workers still counted live (a dead one would keep the listing from
+  // being taken until its lease ran out).
   const { rows } = await pool.query<{ owner: string }>(
-    `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = $1 AND state = 'leased'`,
+    `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = $1 AND state = 'leased'
+     UNION SELECT owner FROM workers WHERE job = $1 AND left_at IS NULL`,
     [job],
   );
   const dead = rows.map((r) => r.owner).filter(isDead);
@@ -16,6 +19,8 @@ export async function reclaimDead(
   const { rowCount } = await pool.query(
     `WITH gone AS (
        UPDATE jobs SET lister = NULL, lister_expires = NULL WHERE name = $1 AND lister = ANY($2::text[])
+     ), left_job AS (
+       UPDATE workers SET left_at = now() WHERE job = $1 AND owner = ANY($2::text[]) AND left_at IS NULL
      )
      UPDATE items SET state = 'pending', lease_owner = NULL, lease_expires = NULL
       WHERE job = $1 AND state = 'leased' AND lease_owner = ANY($2::text[])`,

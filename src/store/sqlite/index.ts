@@ -171,7 +171,9 @@ export class SqliteStore implements Store {
     return this.call('giving items back', () => releaseItems(this.db, job, owner, items));
   }
   reclaimDead(job: string, isDead: (owner: string) => boolean) {
-    return this.call('taking back the items of dead workers', () => reclaimDead(this.db, job, isDead));
+    return this.call('taking back the items of dead workers', () =>
+      reclaimDead(this.db, job, isDead, this.clock()),
+    );
   }
   retryFailed(job: string) {
     return this.call('resetting failed items', () => retryFailed(this.db, job));

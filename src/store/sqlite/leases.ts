@@ -51,12 +51,20 @@ export function releaseItems(
   })();
 }
 
-export function reclaimDead(db: Database, job: string, isDead: (owner: string) => boolean): number {
-  const owners = statement<[string], { owner: string }>(
+export function reclaimDead(
+  db: Database,
+  job: string,
+  isDead: (owner: string) => boolean,
+  now: number,
+): number {
+  // Owners holding items, and workers still counted live (a dead one would keep the listing from
+  // being taken until its lease ran out).
+  const owners = statement<[string, string], { owner: string }>(
     db,
-    `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = ? AND state = 'leased'`,
+    `SELECT DISTINCT lease_owner AS owner FROM items WHERE job = ? AND state = 'leased'
+     UNION SELECT owner FROM workers WHERE job = ? AND left_at IS NULL`,
   )
-    .all(job)
+    .all(job, job)
     .map((r) => r.owner)
     .filter(isDead);
   if (owners.length === 0) return 0;
@@ -67,9 +75,14 @@ export function reclaimDead(db: Database, job: string, isDead: (owner: string) =
   );
   let reclaimed = 0;
   db.transaction(() => {
-    for (const owner of owners) reclaimed += reclaim.run(job, owner).changes;
     for (const owner of owners) {
+      reclaimed += reclaim.run(job, owner).changes;
       statement(db, 'UPDATE jobs SET lister = NULL, lister_expires = NULL WHERE name = ? AND lister = ?').run(
+        job,
+        owner,
+      );
+      statement(db, 'UPDATE workers SET left_at = ? WHERE job = ? AND owner = ? AND left_at IS NULL').run(
+        now,
         job,
         owner,
       );
