@@ -16,14 +16,16 @@ const BENCHMARKS = {
   profile: async (o: BenchOptions) => (await import('./profile.js')).runProfile(o),
   workers: async (o: BenchOptions) => (await import('./workers.js')).runWorkers(o),
   rows: async (o: BenchOptions) => (await import('./rows.js')).runRows(o),
+  store: async (o: BenchOptions) => (await import('./store.js')).runStore(o),
+  exec: async (o: BenchOptions) => (await import('./exec.js')).runExec(o),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 /** profile is on demand only: it explains, it does not compare. */
-const DEFAULT: Name[] = ['local', 'azure', 'memory', 'workers'];
+const DEFAULT: Name[] = ['local', 'azure', 'memory', 'workers', 'store', 'exec', 'rows'];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,workers,profile] [--runs N]
+const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,workers,store,exec,rows,profile] [--runs N]
   --quick   small datasets, one run each: proves the harness works end to end (about a minute)
-  --only    which benchmarks (comma-separated; default local,azure,memory,workers; profile is on demand)
+  --only    which benchmarks (comma-separated; default all but profile, which is on demand)
   --runs    timed runs per contender for the local benchmark (default 3, 1 with --quick)`;
 
 function options(): { quick: boolean; only: Name[]; runs: number } {
