@@ -2,10 +2,13 @@
 // same across a PostgreSQL store): each item is counted once, the summary speaks of the whole job,
 // and a frozen worker's items are taken over once its leases run out, without waiting for it.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { compareReports } from '../src/report/compare.js';
 import { synthesize } from '../src/synth/generate.js';
 import { finished, readJson, sluice, start, waitForEvent } from './support/cli.js';
@@ -42,6 +45,29 @@ async function reportOf(store: string): Promise<Record<string, unknown>> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
+/**
+ * SIGSTOPs `child` at a moment it holds no write lock on the SQLite `store`. (One machine's SQLite
+ * store cannot take a lock back from a frozen process: a process frozen mid-write holds up the
+ * others until it is thawed, which the README says. PostgreSQL ends such a session itself:
+ * test/postgres-workers.test.ts freezes a worker wherever it is.)
+ */
+async function freezeOutsideAWrite(child: ChildProcess, store: string): Promise<void> {
+  for (let tries = 0; tries < 50; tries++) {
+    child.kill('SIGSTOP');
+    const db = new Database(store, { timeout: 0 });
+    try {
+      db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      return;
+    } catch {
+      child.kill('SIGCONT');
+      await sleep(20);
+    } finally {
+      db.close();
+    }
+  }
+  throw new Error('the worker held the store locked at every try');
+}
+
 describe('workers sharing a job', () => {
   it('two processes started together count every item once, and each summary speaks of the whole job', async () => {
     const store = path.join(dir, 'two.db');
@@ -73,7 +99,7 @@ describe('workers sharing a job', () => {
     const frozen = start(ingest(store, '--lease-ttl', '5'));
     const frozenDone = finished(frozen); // collected from the start: its end cannot be missed
     await waitForEvent(frozen, (e) => e.event === 'commit' && Number(e.items) > 0);
-    frozen.kill('SIGSTOP');
+    await freezeOutsideAWrite(frozen, store);
     try {
       const started = Date.now();
       const other = await sluice(ingest(store, '--lease-ttl', '5'));
