@@ -541,8 +541,12 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
 
   let claiming: Promise<void> | null = null;
   const claim = async () => {
+    // Enough to keep every slot busy until the next claim, and no more: what one worker holds
+    // queued, the others cannot have, and at the end of a shared job that is the tail everyone
+    // waits for. Groups of small files need more at once.
+    const want = group ? Math.max(slots.limit * 2, group.items * 2) : Math.max(slots.limit * 2, 8);
     const items = await storeCall('claiming items', () =>
-      store.leaseItems(job, owner, Math.min(256, Math.max(slots.limit * 2, 32)), leaseTtlMs),
+      store.leaseItems(job, owner, Math.min(256, want), leaseTtlMs),
     );
     queue.push(...items);
   };
