@@ -29,15 +29,15 @@ interface Contender {
 const COUNT = 'echo "$1" >> runs.log';
 
 function contenders(): Contender[] {
-  const sluice = (dir: string, command: string[]): [string, string[]] => [
+  // `fixed`: --jobs P, the same number as the others; without it, as users run it: the gate decides.
+  const sluice = (dir: string, command: string[], fixed = true): [string, string[]] => [
     process.execPath,
     [
       CLI,
       'run',
       '--items',
       join(dir, 'items.csv'),
-      '--jobs',
-      String(P),
+      ...(fixed ? ['--jobs', String(P)] : []),
       '--progress',
       'none',
       '--',
@@ -46,6 +46,12 @@ function contenders(): Contender[] {
   ];
   const shell = (script: string): [string, string[]] => ['sh', ['-c', script]];
   return [
+    {
+      name: 'sluice run (no --jobs: the gate decides)',
+      available: true,
+      plain: (dir) => sluice(dir, ['echo', '{id}'], false),
+      counted: (dir) => sluice(dir, ['sh', '-c', COUNT, 'sh', '{id}'], false),
+    },
     {
       name: `sluice run --jobs ${P}`,
       available: true,
