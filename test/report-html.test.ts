@@ -13,7 +13,8 @@ import { renderReportHtml } from '../src/report/html.js';
 import { openStore } from '../src/store/index.js';
 import type { JobStatus } from '../src/store/types.js';
 import type { Report } from '../src/tasks/azure-logs/report/build.js';
-import { azureLogsSections, sharesAddingUp } from '../src/tasks/azure-logs/report/html.js';
+import { azureLogsSections } from '../src/tasks/azure-logs/report/html.js';
+import { sharesThatAddUp } from '../src/tasks/azure-logs/report/text.js';
 import { launch, visit } from './support/browser.js';
 import { sluice } from './support/cli.js';
 import { synthJob } from './support/job.js';
@@ -107,7 +108,7 @@ describe('report --format html', () => {
 
   it('shows status-class shares that add up to 100 %', () => {
     const classes = report.statusClasses;
-    const shares = sharesAddingUp([
+    const shares = sharesThatAddUp([
       classes.success,
       classes.rateLimited,
       classes.clientError,
@@ -115,7 +116,7 @@ describe('report --format html', () => {
       classes.noStatus,
     ]);
     assert.equal(Math.round(shares.reduce((a, b) => a + b, 0) * 10), 1000);
-    assert.deepEqual(sharesAddingUp([1, 1, 1]), [33.4, 33.3, 33.3]);
+    assert.deepEqual(sharesThatAddUp([1, 1, 1]), [33.4, 33.3, 33.3]);
     const html = renderReportHtml({ report, status, sections: azureLogsSections(report) });
     for (const share of shares) assert.ok(html.includes(`· ${share.toFixed(1)} %`), `${share}`);
   });

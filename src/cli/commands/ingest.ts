@@ -14,7 +14,6 @@ import { committedRows } from '../../rows/committed.js';
 import { defaultRowsDir } from '../../rows/paths.js';
 import type { RowsWriter } from '../../rows/writer.js';
 import { openSource } from '../../sources/index.js';
-import { parseWindow, WindowError } from '../../sources/window.js';
 import { DEFAULT_STORE, isPostgresUrl, openStore, STORE_HELP } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
@@ -22,7 +21,17 @@ import { bytes, count, duration, shellQuote } from '../format.js';
 import { ListingWatch } from '../listing.js';
 import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
 import { defaultJobName } from './job.js';
-import { formatOf, glob, intIn, LIMITS, leaseTtl, partitionText, percent, sizeIn } from './options.js';
+import {
+  formatOf,
+  glob,
+  intIn,
+  LIMITS,
+  leaseTtl,
+  partitionText,
+  percent,
+  sizeIn,
+  windowOption,
+} from './options.js';
 
 export const DEFAULT_INCLUDE = '**/PT1H.json';
 
@@ -58,13 +67,7 @@ export async function runIngest(
   location: string,
   opts: IngestCliOptions,
 ): Promise<{ code: number; summary: RunSummary; job: string }> {
-  let window: ReturnType<typeof parseWindow>;
-  try {
-    window = parseWindow(opts.from, opts.to);
-  } catch (error) {
-    if (error instanceof WindowError) throw new UsageError(error.message);
-    throw error;
-  }
+  const window = windowOption(opts.from, opts.to);
   const partition = opts.partition ? parsePartition(opts.partition) : undefined;
   const listing = new ListingWatch(picomatch(opts.include, { dot: true }));
   const matches = listing.include;

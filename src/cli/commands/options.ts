@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import picomatch from 'picomatch';
 import { parsePartition } from '../../engine/partition.js';
 import { UsageError } from '../../errors.js';
+import { parseWindow, type TimeWindow, WindowError } from '../../sources/window.js';
 import { bytes, count, parseSize } from '../format.js';
 
 /**
@@ -123,4 +124,14 @@ export function leaseTtl(value: string): number {
   if (!Number.isFinite(n) || n < 5 || n > 86_400)
     throw new InvalidArgumentError('expected seconds between 5 and 86400 (e.g. 60)');
   return n;
+}
+
+/** --from/--to as a time window; a malformed date is a usage error that says which and why. */
+export function windowOption(from: string | undefined, to: string | undefined): TimeWindow | undefined {
+  try {
+    return parseWindow(from, to);
+  } catch (error) {
+    if (error instanceof WindowError) throw new UsageError(error.message);
+    throw error;
+  }
 }

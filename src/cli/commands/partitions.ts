@@ -5,10 +5,9 @@ import picomatch from 'picomatch';
 import { partitionOf } from '../../engine/partition.js';
 import { UsageError } from '../../errors.js';
 import { openSource } from '../../sources/index.js';
-import { parseWindow, WindowError } from '../../sources/window.js';
 import { bytes, count } from '../format.js';
 import { DEFAULT_INCLUDE } from './ingest.js';
-import { positiveInt } from './options.js';
+import { positiveInt, windowOption } from './options.js';
 
 const SAMPLES = 3;
 
@@ -23,13 +22,7 @@ export async function splitSource(
   location: string,
   opts: { n: number; include: string; from?: string; to?: string; connectionString?: string },
 ): Promise<PartitionRow[]> {
-  let window: ReturnType<typeof parseWindow>;
-  try {
-    window = parseWindow(opts.from, opts.to);
-  } catch (error) {
-    if (error instanceof WindowError) throw new UsageError(error.message);
-    throw error;
-  }
+  const window = windowOption(opts.from, opts.to);
   const matches = picomatch(opts.include, { dot: true });
   const rows: PartitionRow[] = Array.from({ length: opts.n }, (_, i) => ({
     partition: `${i}/${opts.n}`,

@@ -5,6 +5,7 @@ import { barChartSvg, lineChartSvg } from '../../../render/chart.js';
 import { chart, escapeHtml, figures, type Section, table } from '../../../render/page.js';
 import { num } from '../../../report/html.js';
 import type { Report } from './build.js';
+import { sharesThatAddUp } from './text.js';
 
 const CLASSES = [
   ['success', 'success (2xx)', '#16a34a'],
@@ -13,25 +14,6 @@ const CLASSES = [
   ['serverError', 'server errors (5xx)', '#dc2626'],
   ['noStatus', 'no status', '#64748b'],
 ] as const;
-
-/**
- * Percentages to one decimal that add up to exactly 100.0 (largest remainder): shown shares of
- * parts of one whole should not add up to 99.9 or 100.1.
- */
-export function sharesAddingUp(counts: number[]): number[] {
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (total === 0) return counts.map(() => 0);
-  const tenths = counts.map((c) => (c * 1000) / total);
-  const floors = tenths.map(Math.floor);
-  let left = 1000 - floors.reduce((a, b) => a + b, 0);
-  const order = tenths.map((t, i) => [t - Math.floor(t), i] as const).sort((a, b) => b[0] - a[0]);
-  for (const [, i] of order) {
-    if (left <= 0) break;
-    floors[i] = (floors[i] ?? 0) + 1;
-    left -= 1;
-  }
-  return floors.map((f) => f / 10);
-}
 
 /** The columns of a row of counts by status class, and its cells. */
 const COUNT_HEADERS = ['records', 'success', 'rate limited', 'client errors', 'server errors', 'no status'];
@@ -49,7 +31,7 @@ const label = (m: { model: string | null; version: string | null }) =>
 
 export function azureLogsSections(r: Report): Section[] {
   const sections: Section[] = [];
-  const shares = sharesAddingUp(CLASSES.map(([k]) => r.statusClasses[k]));
+  const shares = sharesThatAddUp(CLASSES.map(([k]) => r.statusClasses[k]));
   sections.push({
     title: 'Records',
     id: 'records',
