@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { compareReports } from '../src/report/compare.js';
 import { SCHEMA_VERSION } from '../src/store/sqlite/schema.js';
 import { synthesize } from '../src/synth/generate.js';
-import { readJson, sluice } from './support/cli.js';
+import { finished, readJson, sluice, start, waitForEvent } from './support/cli.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
 
@@ -104,6 +104,52 @@ describe('store files', () => {
     } finally {
       execFileSync('chattr', ['-i', store]);
     }
+  });
+
+  it('stops with exit 3 when the store is made read-only mid-run; writable again, the same command finishes exactly', async () => {
+    const data = path.join(dir, 'ro-data');
+    await synthesize({ dir: data, seed: 12, days: 12, resources: 3, recordsPerHour: 6 });
+    const truth = await readJson(path.join(data, 'truth.json'));
+    const store = path.join(dir, 'ro.db');
+    const args = [
+      'ingest',
+      data,
+      '--store',
+      store,
+      '--progress',
+      'json',
+      '--concurrency',
+      '2',
+      '--threads',
+      '0',
+    ];
+    const child = start(args);
+    const done = finished(child);
+    await waitForEvent(child, (e) => e.event === 'commit' && Number(e.items) > 0);
+    // Immutable even for root: every write to the file or its write-ahead log now fails.
+    execFileSync('chattr', ['+i', store, `${store}-wal`]);
+    let end: Awaited<typeof done>;
+    try {
+      end = await done;
+    } finally {
+      execFileSync('chattr', ['-i', store, `${store}-wal`]);
+    }
+    assert.equal(end.code, 3, end.stderr);
+    assert.match(
+      end.stderr,
+      /cannot be written|writing .* failed: check that the disk has room and that the file/,
+    );
+    assert.doesNotMatch(end.stderr, /internal error/);
+    const status = JSON.parse((await sluice(['status', '--store', store, '--json'])).stdout) as {
+      items: { failed: number };
+    };
+    assert.equal(status.items.failed, 0, 'no item was failed for the store’s fault');
+    const again = await sluice(args);
+    assert.equal(again.code, 0, again.stderr);
+    const report = JSON.parse(
+      (await sluice(['report', '--store', store, '--format', 'json'])).stdout,
+    ) as Record<string, unknown>;
+    assert.deepEqual(compareReports(report, truth), []);
   });
 
   it('stops with exit 3 on a full disk, charging no item an attempt; moved to a bigger disk it resumes exactly', async () => {

@@ -52,6 +52,8 @@ function advice(code: string, path: string): string {
     return `${path} is not a SQLite database (so not a sluice store): it was left untouched`;
   if (code.startsWith('SQLITE_CORRUPT'))
     return `${path} is damaged: restore it from a copy, or start over with another --store`;
+  if (code.startsWith('SQLITE_IOERR_WRITE') || code.startsWith('SQLITE_IOERR_FSYNC'))
+    return `writing ${path} failed: check that the disk has room and that the file (and its -wal) can be written`;
   if (code.startsWith('SQLITE_IOERR')) return `reading or writing ${path} failed: check the disk`;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
     return `${path} stayed locked by another process`;
