@@ -541,9 +541,10 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
 
   let claiming: Promise<void> | null = null;
   const claim = async () => {
-    // Enough to keep every slot busy until the next claim, and no more: what one worker holds
-    // queued, the others cannot have, and at the end of a shared job that is the tail everyone
-    // waits for. Groups of small files need more at once.
+    // Enough to keep every slot busy until the next claim (made when the queue runs dry, while
+    // the slots' items still run), and no more: what one worker holds queued, the others cannot
+    // have, and at the end of a shared job that is the tail everyone waits for. Groups of small
+    // files need more at once.
     const want = group ? Math.max(slots.limit * 2, group.items * 2) : Math.max(slots.limit * 2, 8);
     const items = await storeCall('claiming items', () =>
       store.leaseItems(job, owner, Math.min(256, want), leaseTtlMs),
@@ -591,7 +592,11 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
           emit({ type: 'waiting', message });
         }
       }
-      const wait = left.nextInMs !== null ? Math.max(10, Math.min(1000, left.nextInMs + 5)) : 250;
+      // Polled often: at the end of a shared job every worker waits here for the others' last
+      // items, and the job is done only when the last of them sees it (a light query).
+      // While another worker lists, what it adds may come any moment: look again soon.
+      const wait =
+        left.nextInMs !== null ? Math.max(10, Math.min(250, left.nextInMs + 5)) : listingComplete ? 250 : 50;
       await nap(wait);
     }
     return null;
