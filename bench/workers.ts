@@ -2,16 +2,16 @@
 // latency-bound items (Azurite behind a loopback proxy that adds 100 ms to every request), each
 // worker at a fixed --concurrency 4, so the only way to go faster is more workers. The report read
 // from PostgreSQL is checked against the dataset's truth every time.
-import { spawn } from 'node:child_process';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { compareReports } from '../src/report/compare.js';
 import { uploadFolder } from '../src/sources/azure/upload.js';
 import { connectionStringFor, DEV_ACCOUNT, startAzurite } from '../test/support/azurite.js';
+import { sluice } from '../test/support/cli.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
 import { cachedDataset, sizeLabel } from './support/dataset.js';
 import type { BenchOptions, Section } from './support/section.js';
-import { CLI, requireBuild } from './support/sluice.js';
+import { requireBuild } from './support/sluice.js';
 import { ratio, seconds, thousands } from './support/stats.js';
 import { markdownTable } from './support/table.js';
 
@@ -37,25 +37,6 @@ async function dropDatabase(name: string): Promise<void> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => admin.end());
-}
-
-function sluice(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 export async function runWorkers(o: BenchOptions): Promise<Section> {
@@ -94,13 +75,13 @@ export async function runWorkers(o: BenchOptions): Promise<Section> {
           'none',
         ];
         const started = performance.now();
-        const runs = await Promise.all(Array.from({ length: n }, () => sluice(args, env)));
+        const runs = await Promise.all(Array.from({ length: n }, () => sluice(args, { env })));
         const ms = performance.now() - started;
         for (const r of runs)
           if (r.code !== 0) throw new Error(`a worker exited ${r.code}: ${r.stderr.slice(-500)}`);
-        const report = await sluice(['report', '--store', store, '--format', 'json'], {});
+        const report = await sluice(['report', '--store', store, '--format', 'json']);
         const diffs = compareReports(JSON.parse(report.stdout) as Record<string, unknown>, ds.truth);
-        const status = JSON.parse((await sluice(['status', '--store', store, '--json'], {})).stdout) as {
+        const status = JSON.parse((await sluice(['status', '--store', store, '--json'])).stdout) as {
           workers: { done: number }[];
         };
         rows.push({
