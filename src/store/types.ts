@@ -58,7 +58,7 @@ export interface ItemOutcome {
   fence: number;
   /** Where the next pass starts (task-defined), e.g. a byte offset for blobs. */
   checkpoint: Json;
-  /** How much of the item is now covered, bytes: listed larger than this later, the item has grown. */
+  /** How much of the item this and earlier passes read, bytes (kept with the item, shown by listItems). */
   covered: number;
   /** Units this pass counted (records, for logs) and bytes it read; both add up per item. */
   records: number;
@@ -196,8 +196,9 @@ export interface Store {
   listJobs(): Promise<Job[]>;
   /**
    * Records listed items and, in the same transaction, the listing's cursor. New items become
-   * pending; a done item listed with a larger size or another version becomes pending again
-   * (its checkpoint kept); anything else is left as it is.
+   * pending; a done item listed with another size or another version becomes pending again, its
+   * checkpoint kept (the task then tells an append from a replacement); an item not done takes
+   * the listed size and version; an item listed unchanged is left as it is.
    */
   addItems(job: string, items: NewItem[], cursor?: string): Promise<AddItemsResult>;
   /**
