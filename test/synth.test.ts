@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UsageError } from '../src/errors.js';
+import { compareReports } from '../src/report/compare.js';
 import { type SynthSummary, synthesize } from '../src/synth/generate.js';
 import type { QuirkCounts } from '../src/synth/truth.js';
+import { sluice } from './support/cli.js';
 
 const SMALL = { seed: 7, start: '2024-06-30', days: 2, resources: 3, recordsPerHour: 12 };
 
@@ -45,7 +47,10 @@ async function hashTree(dir: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function generate(name: string, options: Partial<typeof SMALL> & { size?: number } = SMALL) {
+async function generate(
+  name: string,
+  options: Partial<typeof SMALL> & { size?: number; shape?: 'classic' | 'modern' } = SMALL,
+) {
   const dir = join(root, name);
   const summary = await synthesize({ dir, ...options });
   const truth = JSON.parse(await readFile(summary.truthPath, 'utf8')) as TruthJson;
@@ -395,5 +400,69 @@ describe('synthesize', () => {
     await assert.rejects(synthesize({ dir: join(root, 'x1'), start: '2024-02-30' }), UsageError);
     await assert.rejects(synthesize({ dir: join(root, 'x2'), days: 0 }), UsageError);
     await assert.rejects(synthesize({ dir: join(root, 'x3'), size: 1000 }), /too small/);
+  });
+});
+
+describe('synthesize --shape modern', () => {
+  const MODERN = { seed: 5, days: 1, resources: 2, size: 20_000_000, shape: 'modern' as const };
+  let modern: { dir: string; summary: SynthSummary; truth: TruthJson };
+
+  before(async () => {
+    modern = await generate('modern', MODERN);
+  });
+
+  it('is what sluice ingest + report finds, on every contract key', async () => {
+    const seen = await reread(modern.dir);
+    assert.equal(seen.records, modern.truth.records);
+    assert.equal(seen.malformedLines, modern.truth.malformedLines);
+    const store = join(root, 'modern.db');
+    const ingest = await sluice(['ingest', modern.dir, '--store', store]);
+    assert.equal(ingest.code, 0, ingest.stderr);
+    const report = await sluice(['report', '--store', store, '--format', 'json']);
+    assert.equal(report.code, 0, report.stderr);
+    assert.deepEqual(
+      compareReports(JSON.parse(report.stdout), modern.truth as unknown as Record<string, unknown>),
+      [],
+    );
+  });
+
+  it('writes big JSON-lines blobs of RequestResponse and GatewayLogs, a few of them legacy wrappers', async () => {
+    const files = (await listFiles(modern.dir)).filter((f) => f !== 'truth.json');
+    const hours = MODERN.days * 24;
+    assert.equal(files.length, hours * (MODERN.resources + 1));
+    for (const file of files) assert.match(file, /^insights-logs-(requestresponse|gatewaylogs)\//);
+    let usual = 0;
+    let oneLine = 0;
+    let pretty = 0;
+    let total = 0;
+    for (const file of files) {
+      const bytes = await readFile(join(modern.dir, file));
+      total += bytes.length;
+      const head = bytes.subarray(0, 20).toString();
+      if (head.startsWith('{"records"')) oneLine += 1;
+      if (head.startsWith('{\n  "records"')) pretty += 1;
+      // A pretty-printed wrapper is half as big again as the records it holds.
+      const most = head.startsWith('{\n') ? 7.5e6 : 5e6;
+      assert.ok(bytes.length >= 100_000 && bytes.length <= most, `${file}: ${bytes.length} bytes`);
+      if (bytes.length <= 800_000) usual += 1;
+    }
+    assert.ok(usual / files.length >= 0.8, `${usual} of ${files.length} blobs within 100-800 KB`);
+    assert.ok(Math.abs(total - MODERN.size) / MODERN.size < 0.05, `${total} bytes for ${MODERN.size}`);
+    const quirks = modern.truth._about.quirks;
+    assert.deepEqual(
+      { oneLine, pretty },
+      { oneLine: quirks.wrapperBlobs - quirks.prettyWrapperBlobs, pretty: quirks.prettyWrapperBlobs },
+    );
+    assert.ok(oneLine >= 1 && pretty >= 1, 'both legacy forms');
+    assert.ok(oneLine + pretty <= files.length * 0.05, `${oneLine + pretty} legacy blobs of ${files.length}`);
+    assert.equal(quirks.emptyBlobs + quirks.crlfBlobs, 0);
+  });
+
+  it('is deterministic, and classic is the default shape', async () => {
+    const again = await generate('modern-again', MODERN);
+    assert.equal(await hashTree(again.dir), await hashTree(modern.dir));
+    const classic = await generate('classic', { ...SMALL, shape: 'classic' });
+    const byDefault = await generate('classic-default', SMALL);
+    assert.equal(await hashTree(classic.dir), await hashTree(byDefault.dir));
   });
 });

@@ -11,11 +11,16 @@ import {
   expectedBytes,
   hourlyLoad,
   measureRecordBytes,
+  modernBytes,
+  modernCounts,
   planBlobs,
+  planModernBlobs,
   recordsPerHourFor,
+  SHAPES,
+  type Shape,
 } from './plan.js';
 import { Random } from './random.js';
-import { BLOB_RATES, RATE_LIMIT, RECORD_RATES } from './rates.js';
+import { BLOB_RATES, MODERN_BLOB_RATES, RATE_LIMIT, RECORD_RATES } from './rates.js';
 import { type CallQuirks, cutRecord, GARBAGE_KINDS, RecordMaker } from './records.js';
 import { Truth } from './truth.js';
 
@@ -34,6 +39,8 @@ export interface SynthOptions {
   recordsPerHour?: number;
   /** Approximate total bytes to write; recordsPerHour is derived from it. */
   size?: number;
+  /** Which exports to imitate (see Shape). Default 'classic'. */
+  shape?: Shape;
 }
 
 export interface SynthSummary {
@@ -68,6 +75,7 @@ interface Resolved {
   resources: number;
   recordsPerHour?: number;
   size?: number;
+  shape: Shape;
 }
 
 function resolveOptions(options: SynthOptions): Resolved {
@@ -101,7 +109,10 @@ function resolveOptions(options: SynthOptions): Resolved {
   if (size !== undefined && !(Number.isFinite(size) && size > 0)) {
     throw new UsageError(`synth: size must be a positive number of bytes, not ${size}`);
   }
-  return { dir: options.dir, seed, start, startMs, days, resources, recordsPerHour, size };
+  const shape = options.shape ?? 'classic';
+  if (!SHAPES.includes(shape))
+    throw new UsageError(`synth: shape must be one of ${SHAPES.join(', ')}, not ${shape}`);
+  return { dir: options.dir, seed, start, startMs, days, resources, recordsPerHour, size, shape };
 }
 
 async function ensureEmptyDir(dir: string): Promise<void> {
@@ -121,6 +132,7 @@ interface BlobContext {
   world: World;
   account: Account | undefined;
   p429: number;
+  rates: Record<keyof typeof BLOB_RATES, number>;
 }
 
 /** Chance that an hour has a 429 burst: none in quiet hours, up to 50 % at the peak. */
@@ -198,13 +210,13 @@ async function emitCalls(ctx: BlobContext, emit: (line: string) => void, file: B
 }
 
 async function writeJsonLines(ctx: BlobContext, file: BlobFile): Promise<void> {
-  const { plan, rnd, maker, truth } = ctx;
+  const { plan, rnd, maker, truth, rates } = ctx;
   const force = plan.force;
-  const bom = force === 'bom' || rnd.chance(BLOB_RATES.bom);
-  const crlf = force === 'crlf' || rnd.chance(BLOB_RATES.crlf);
-  const garbage = force === 'garbage' || rnd.chance(BLOB_RATES.garbage);
-  const cut = force === 'cutLastLine' || rnd.chance(BLOB_RATES.cutLastLine);
-  const blanks = force === 'blankLines' || rnd.chance(BLOB_RATES.blankLines);
+  const bom = force === 'bom' || rnd.chance(rates.bom);
+  const crlf = force === 'crlf' || rnd.chance(rates.crlf);
+  const garbage = force === 'garbage' || rnd.chance(rates.garbage);
+  const cut = force === 'cutLastLine' || rnd.chance(rates.cutLastLine);
+  const blanks = force === 'blankLines' || rnd.chance(rates.blankLines);
   const eol = crlf ? '\r\n' : '\n';
   if (bom) {
     file.text('\uFEFF');
@@ -280,7 +292,7 @@ async function writeWrapper(ctx: BlobContext, file: BlobFile, pretty: boolean): 
 }
 
 async function writeBlob(ctx: BlobContext, path: string): Promise<number> {
-  const { plan, rnd, truth } = ctx;
+  const { plan, rnd, truth, rates } = ctx;
   const file = new BlobFile(path);
   try {
     const force = plan.force;
@@ -291,10 +303,10 @@ async function writeBlob(ctx: BlobContext, path: string): Promise<number> {
     const wrapper =
       force === 'wrapperOneLine' || force === 'wrapperPretty'
         ? force
-        : free && plan.category === 'RequestResponse' && rnd.chance(BLOB_RATES.wrapper)
+        : free && plan.category === 'RequestResponse' && rnd.chance(rates.wrapper)
           ? rnd.pick(['wrapperOneLine', 'wrapperPretty'] as const)
           : undefined;
-    if (force === 'empty' || (force === undefined && rnd.chance(BLOB_RATES.empty))) {
+    if (force === 'empty' || (force === undefined && rnd.chance(rates.empty))) {
       truth.quirks.emptyBlobs += 1;
     } else if (wrapper) {
       await writeWrapper(ctx, file, wrapper === 'wrapperPretty');
@@ -308,6 +320,31 @@ async function writeBlob(ctx: BlobContext, path: string): Promise<number> {
   return file.bytes;
 }
 
+function tooSmall(o: Resolved, size: number, what: string, least: number): UsageError {
+  return new UsageError(
+    `synth: size ${size} is too small for ${o.days} days of ${o.resources} accounts: ` +
+      `${what} already makes about ${Math.round(least)} bytes; ask for fewer days or accounts`,
+  );
+}
+
+/** The modern shape's recordsPerHour for `size` bytes; refused when its blob sizes cannot reach it. */
+function modernRecordsPerHour(
+  o: Resolved,
+  plans: BlobPlan[],
+  recordBytes: ReturnType<typeof measureRecordBytes>,
+  size: number,
+): number {
+  const least = modernBytes(plans, 0, recordBytes);
+  if (size < least * 0.7) throw tooSmall(o, size, 'the smallest modern blob in every hour', least);
+  const most = modernBytes(plans, Number.POSITIVE_INFINITY, recordBytes);
+  if (size > most) {
+    throw new UsageError(
+      `synth: size ${size} is too large for ${o.days} days of modern blobs (at most about ${Math.round(most)} bytes): ask for more days or accounts`,
+    );
+  }
+  return recordsPerHourFor(size, (r) => modernBytes(plans, r, recordBytes));
+}
+
 export async function synthesize(
   options: SynthOptions,
   onProgress?: (p: SynthProgress) => void,
@@ -319,19 +356,22 @@ export async function synthesize(
   const upgradeAt = o.startMs + Math.floor((o.days * 2) / 3) * DAY_MS + 9 * HOUR_MS;
   const world = buildWorld(rnd, o.resources, upgradeAt);
   const load = hourlyLoad(world, o.startMs, o.days);
+  const recordBytes = measureRecordBytes(world, o.startMs, o.seed);
   let recordsPerHour = o.recordsPerHour ?? DEFAULTS.recordsPerHour;
-  if (o.size !== undefined) {
-    const bytes = measureRecordBytes(world, o.startMs, o.seed);
-    const least = expectedBytes(load, 0, bytes);
-    if (o.size < least * 0.7) {
-      throw new UsageError(
-        `synth: size ${o.size} is too small for ${o.days} days of ${o.resources} accounts: ` +
-          `one record per blob already makes about ${Math.round(least)} bytes; ask for fewer days or accounts`,
-      );
+  let plans: BlobPlan[];
+  if (o.shape === 'modern') {
+    plans = planModernBlobs(world, load, o.startMs, rnd);
+    if (o.size !== undefined) recordsPerHour = modernRecordsPerHour(o, plans, recordBytes, o.size);
+    modernCounts(plans, recordsPerHour, recordBytes);
+  } else {
+    if (o.size !== undefined) {
+      const least = expectedBytes(load, 0, recordBytes);
+      if (o.size < least * 0.7) throw tooSmall(o, o.size, 'one record per blob', least);
+      recordsPerHour = recordsPerHourFor(o.size, (r) => expectedBytes(load, r, recordBytes));
     }
-    recordsPerHour = recordsPerHourFor(o.size, load, bytes);
+    plans = planBlobs(world, load, o.startMs, recordsPerHour, rnd);
   }
-  const plans = planBlobs(world, load, o.startMs, recordsPerHour, rnd);
+  const rates = o.shape === 'modern' ? MODERN_BLOB_RATES : BLOB_RATES;
   const truth = new Truth();
   let bytes = 0;
   let written = 0;
@@ -350,6 +390,7 @@ export async function synthesize(
       world,
       account: world.accounts[plan.account],
       p429: RATE_LIMIT.base,
+      rates,
     };
     const blob = writeBlob(ctx, join(o.dir, blobPath(plan, world))).then(
       (n) => {
@@ -376,6 +417,8 @@ export async function synthesize(
       resources: o.resources,
       recordsPerHour: Math.round(recordsPerHour * 1000) / 1000,
       size: o.size ?? null,
+      // Only when not the default, so that classic truths stay byte for byte what they were.
+      ...(o.shape === 'classic' ? {} : { shape: o.shape }),
     },
     bytes,
     rules:

@@ -2,7 +2,7 @@
 // a slow growth trend, a volume scaled to a byte target, and one of each quirk forced somewhere.
 import type { World } from './catalog.js';
 import { Random } from './random.js';
-import { RATE_LIMIT, RECORD_RATES, VOLUME } from './rates.js';
+import { MODERN_BLOBS, RATE_LIMIT, RECORD_RATES, VOLUME } from './rates.js';
 import { RecordMaker } from './records.js';
 
 export type Category = 'RequestResponse' | 'Audit' | 'AzureOpenAIRequestUsage' | 'GatewayLogs';
@@ -37,7 +37,16 @@ const FORCED_ANYWHERE: ForcedQuirk[] = [
   'garbage',
   'blankLines',
 ];
+/** Modern blobs are 100 KB or more, so never empty; a few legacy and damaged ones remain. */
+const FORCED_MODERN: ForcedQuirk[] = ['wrapperOneLine', 'wrapperPretty', 'bom', 'cutLastLine', 'garbage'];
 export const FORCE_FROM_BLOBS = 20;
+
+/**
+ * classic: every blob kind and quirk at the rates of older, small exports (many tiny blobs);
+ * modern: big JSON-lines blobs of RequestResponse and GatewayLogs, few quirks, few legacy wrappers.
+ */
+export type Shape = 'classic' | 'modern';
+export const SHAPES: readonly Shape[] = ['classic', 'modern'];
 
 export interface BlobPlan {
   category: Category;
@@ -50,6 +59,8 @@ export interface BlobPlan {
   /** How busy the hour is (about 1 on average): busy hours get 429 bursts. */
   load: number;
   force?: ForcedQuirk;
+  /** Modern shape: the blob's share of the volume, turned into `count` by modernCounts. */
+  weight?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -126,14 +137,14 @@ export function expectedBytes(
   return total;
 }
 
-/** The recordsPerHour whose expected size is `size` bytes (bisection: expectedBytes is increasing). */
-export function recordsPerHourFor(size: number, load: number[][], bytes: Record<Category, number>): number {
+/** The recordsPerHour whose expected size (by `bytesAt`, increasing) is `size` bytes, by bisection. */
+export function recordsPerHourFor(size: number, bytesAt: (recordsPerHour: number) => number): number {
   let lo = 0;
   let hi = 1;
-  while (expectedBytes(load, hi, bytes) < size) hi *= 2;
+  while (bytesAt(hi) < size) hi *= 2;
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
-    if (expectedBytes(load, mid, bytes) < size) lo = mid;
+    if (bytesAt(mid) < size) lo = mid;
     else hi = mid;
   }
   return (lo + hi) / 2;
@@ -191,12 +202,83 @@ export function planBlobs(
       load: sum / world.accounts.reduce((s, a) => s + a.volume, 0),
     });
   }
-  forceQuirks(plans, rnd);
+  forceQuirks(plans, rnd, FORCED_ANYWHERE);
   return plans;
 }
 
+/**
+ * The modern shape's blobs in write order: one RequestResponse blob per account-hour and one
+ * GatewayLogs blob per hour, each weighted by the square root of its load (a busy hour writes a
+ * bigger blob, but within the 100 KB - 800 KB most real blobs span) times lognormal noise, and a
+ * few several times bigger. Counts are set afterwards by modernCounts.
+ */
+export function planModernBlobs(world: World, load: number[][], startMs: number, rnd: Random): BlobPlan[] {
+  const plans: BlobPlan[] = [];
+  const hours = load[0]?.length ?? 0;
+  const weight = (l: number) =>
+    Math.sqrt(l) *
+    Math.exp(MODERN_BLOBS.sigma * rnd.normal()) *
+    (rnd.chance(MODERN_BLOBS.bigShare) ? 3 + 7 * rnd.next() : 1);
+  for (let i = 0; i < hours; i++) {
+    const hourMs = startMs + i * HOUR_MS;
+    let sum = 0;
+    world.accounts.forEach((account, a) => {
+      const l = load[a]?.[i] as number;
+      sum += l;
+      plans.push({
+        category: 'RequestResponse',
+        account: a,
+        hourMs,
+        count: 0,
+        load: l / account.volume,
+        weight: weight(l),
+      });
+    });
+    const share = sum / world.accounts.reduce((s, a) => s + a.volume, 0);
+    plans.push({
+      category: 'GatewayLogs',
+      account: -1,
+      hourMs,
+      count: 0,
+      load: share,
+      weight: VOLUME.gateway * world.accounts.length * weight(share),
+    });
+  }
+  forceQuirks(plans, rnd, FORCED_MODERN);
+  return plans;
+}
+
+/** Records in a modern blob of `weight` at `recordsPerHour`, kept within the shape's blob sizes. */
+function modernCount(weight: number, recordsPerHour: number, recordBytes: number): number {
+  const least = Math.ceil(MODERN_BLOBS.minBytes / recordBytes);
+  const most = Math.floor(MODERN_BLOBS.maxBytes / recordBytes);
+  return Math.min(most, Math.max(least, Math.round(recordsPerHour * weight)));
+}
+
+/** Expected bytes of the modern plans at `recordsPerHour`. */
+export function modernBytes(
+  plans: BlobPlan[],
+  recordsPerHour: number,
+  bytes: Record<Category, number>,
+): number {
+  let total = 0;
+  for (const p of plans) {
+    total += modernCount(p.weight ?? 1, recordsPerHour, bytes[p.category]) * bytes[p.category];
+  }
+  return total;
+}
+
+/** Sets each modern plan's record count. */
+export function modernCounts(
+  plans: BlobPlan[],
+  recordsPerHour: number,
+  bytes: Record<Category, number>,
+): void {
+  for (const p of plans) p.count = modernCount(p.weight ?? 1, recordsPerHour, bytes[p.category]);
+}
+
 /** Gives distinct RequestResponse blobs one forced quirk each, so tests never depend on luck. */
-function forceQuirks(plans: BlobPlan[], rnd: Random): void {
+function forceQuirks(plans: BlobPlan[], rnd: Random, forced: ForcedQuirk[]): void {
   const rr = plans.filter((p) => p.category === 'RequestResponse');
   if (rr.length === 0) return;
   const free = [...rr];
@@ -208,7 +290,7 @@ function forceQuirks(plans: BlobPlan[], rnd: Random): void {
   };
   take(free, 'showcase');
   if (rr.length < FORCE_FROM_BLOBS) return;
-  for (const quirk of FORCED_ANYWHERE) take(free, quirk);
+  for (const quirk of forced) take(free, quirk);
   // A record stamped before midnight in a blob of the first hour: the data then starts the day
   // before the range does, which only a reader dating records by their own time gets right.
   const firstHour = rr[0]?.hourMs;

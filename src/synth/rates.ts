@@ -19,6 +19,33 @@ export const BLOB_RATES = {
   wrapper: 0.004,
 } as const;
 
+/**
+ * The modern shape's blob rates: JSON lines as Azure writes them today, a BOM or a junk line now
+ * and then, the last line cut when a blob is read while still being appended to, and a few
+ * legacy wrappers (an account that kept pre-2018 blobs). No CRLF, no empty blobs.
+ */
+export const MODERN_BLOB_RATES = {
+  bom: 0.002,
+  crlf: 0,
+  garbage: 0.002,
+  cutLastLine: 0.01,
+  blankLines: 0.002,
+  empty: 0,
+  wrapper: 0.003,
+} as const satisfies Record<keyof typeof BLOB_RATES, number>;
+
+/**
+ * Modern blob sizes: lognormal around the mean, a few several times bigger, kept within 100 KB -
+ * 5 MB (the bounds are in records of average size, hence the margins).
+ */
+export const MODERN_BLOBS = {
+  sigma: 0.45,
+  /** Share of blobs 3 to 10 times the size their hour would give. */
+  bigShare: 0.03,
+  minBytes: 110_000,
+  maxBytes: 4_800_000,
+} as const;
+
 export const RECORD_RATES = {
   /** `properties` written as a JSON-encoded string (RequestResponse only). */
   propertiesAsString: 0.15,

@@ -1,8 +1,9 @@
 // `sluice synth <dir>`: a realistic Azure resource-log dataset, quirks included, with its truth.
 import type { Command } from 'commander';
 import { type SynthOptions, type SynthSummary, synthesize } from '../../synth/generate.js';
+import { SHAPES, type Shape } from '../../synth/plan.js';
 import { bytes, count } from '../format.js';
-import { intIn, positiveInt, size } from './options.js';
+import { formatOf, intIn, positiveInt, size } from './options.js';
 
 export interface SynthCliOptions {
   seed: number;
@@ -11,6 +12,7 @@ export interface SynthCliOptions {
   start?: string;
   resources?: number;
   recordsPerHour?: number;
+  shape?: Shape;
 }
 
 /** Generates with a progress line on a terminal; returns the summary. */
@@ -25,6 +27,7 @@ export async function runSynth(
   if (opts.start !== undefined) options.start = opts.start;
   if (opts.resources !== undefined) options.resources = opts.resources;
   if (opts.recordsPerHour !== undefined) options.recordsPerHour = opts.recordsPerHour;
+  if (opts.shape !== undefined) options.shape = opts.shape;
   let last = 0;
   const summary = await synthesize(options, (p) => {
     const t = Date.now();
@@ -57,9 +60,16 @@ export function registerSynth(program: Command): void {
       'mean records per account-hour when --size is not given (default 50, at most 1,000,000)',
       intIn(1, 1_000_000),
     )
+    .option(
+      '--shape <shape>',
+      'classic: many small blobs, every quirk often; modern: 100 KB - 5 MB JSON-lines blobs of ' +
+        'RequestResponse and GatewayLogs, few quirks, a few legacy {"records": [...]} blobs',
+      formatOf(SHAPES),
+      'classic',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  sluice synth ./data --size 50MB\n  sluice synth ./big --size 2GB --days 150 --seed 7\n  sluice synth ./data && sluice ingest ./data && sluice report --format json > report.json',
+      '\nExamples:\n  sluice synth ./data --size 50MB\n  sluice synth ./big --size 2GB --days 150 --seed 7\n  sluice synth ./modern --shape modern --size 650MB --days 20\n  sluice synth ./data && sluice ingest ./data && sluice report --format json > report.json',
     )
     .action(async (dir: string, opts: SynthCliOptions) => {
       const s = await runSynth(dir, opts);
