@@ -96,17 +96,20 @@ async function main(): Promise<void> {
       say(`== ${name}${quick ? ' (quick)' : ''}`);
       try {
         const before = distStamp();
-        const section = await BENCHMARKS[name](o);
+        // A benchmark may give several sections (local: one per dataset).
+        const result: Section | Section[] = await BENCHMARKS[name](o);
         const after = distStamp();
-        if (after !== before) {
-          section.notes.push(
-            `**Warning: dist/ was rebuilt while this benchmark ran (${before} → ${after}): sluice's numbers may mix two builds. Run it again.**`,
-          );
+        for (const section of [result].flat()) {
+          if (after !== before) {
+            section.notes.push(
+              `**Warning: dist/ was rebuilt while this benchmark ran (${before} → ${after}): sluice's numbers may mix two builds. Run it again.**`,
+            );
+          }
+          section.data = { ...(section.data as object), dist: { before, after } };
+          sections.push(section);
+          console.log(`\n### ${section.title}\n\n${section.table}\n`);
+          for (const note of section.notes) console.log(`- ${note}`);
         }
-        section.data = { ...(section.data as object), dist: { before, after } };
-        sections.push(section);
-        console.log(`\n### ${section.title}\n\n${section.table}\n`);
-        for (const note of section.notes) console.log(`- ${note}`);
       } catch (error) {
         // One benchmark failing (e.g. Azurite not starting) must not hide the others' results.
         failures[name] = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -1,9 +1,10 @@
-// Synthetic datasets for the benchmarks, generated once per (size, seed, days) under .bench/data
+// Synthetic datasets for the benchmarks, generated once per (size, seed, days, shape) under .bench/data
 // and reused while their truth.json says they were made with the same options.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { synthesize } from '../../src/synth/generate.js';
+import type { Shape } from '../../src/synth/plan.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BENCH_DIR = join(ROOT, '.bench');
@@ -14,6 +15,8 @@ export interface DatasetSpec {
   seed: number;
   /** Days of hourly blobs: more days means more blobs of the same size. */
   days: number;
+  /** `sluice synth --shape`; classic when absent. */
+  shape?: Shape;
 }
 
 export interface Dataset extends DatasetSpec {
@@ -33,12 +36,22 @@ export function sizeLabel(bytes: number): string {
 function matches(truth: Record<string, unknown>, spec: DatasetSpec): boolean {
   const about = (truth._about ?? {}) as { options?: Record<string, unknown> };
   const o = about.options ?? {};
-  return o.size === spec.size && o.seed === spec.seed && o.days === spec.days;
+  return (
+    o.size === spec.size &&
+    o.seed === spec.seed &&
+    o.days === spec.days &&
+    (o.shape ?? 'classic') === (spec.shape ?? 'classic')
+  );
 }
 
 /** The dataset for `spec`, generated now if no matching one is cached. */
 export async function cachedDataset(spec: DatasetSpec, say: (line: string) => void): Promise<Dataset> {
-  const dir = join(BENCH_DIR, 'data', `synth-${sizeLabel(spec.size)}-seed${spec.seed}-${spec.days}d`);
+  const shape = spec.shape ?? 'classic';
+  const dir = join(
+    BENCH_DIR,
+    'data',
+    `synth-${sizeLabel(spec.size)}-seed${spec.seed}-${spec.days}d${shape === 'classic' ? '' : `-${shape}`}`,
+  );
   const truthPath = join(dir, 'truth.json');
   let reused = false;
   if (existsSync(truthPath) && matches(JSON.parse(readFileSync(truthPath, 'utf8')), spec)) {
@@ -47,10 +60,10 @@ export async function cachedDataset(spec: DatasetSpec, say: (line: string) => vo
     // truth.json is written last: without it (or with other options) the folder is a leftover.
     rmSync(dir, { recursive: true, force: true });
     say(
-      `generating ${sizeLabel(spec.size)} dataset (seed ${spec.seed}, ${spec.days} days) in ${relative(ROOT, dir)} ...`,
+      `generating ${sizeLabel(spec.size)} ${shape} dataset (seed ${spec.seed}, ${spec.days} days) in ${relative(ROOT, dir)} ...`,
     );
     const started = performance.now();
-    await synthesize({ dir, size: spec.size, seed: spec.seed, days: spec.days });
+    await synthesize({ dir, size: spec.size, seed: spec.seed, days: spec.days, shape });
     say(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   const truth = JSON.parse(readFileSync(truthPath, 'utf8')) as Record<string, unknown>;

@@ -29,7 +29,10 @@ export interface SynthOptions {
   dir: string;
   /** PRNG seed: the same options and seed give a byte-identical dataset. Default 1. */
   seed?: number;
-  /** First day (UTC), YYYY-MM-DD. Default '2024-06-01': a month without model fields, then a month with. */
+  /**
+   * First day (UTC), YYYY-MM-DD. Default '2024-06-01' (classic: a month without model fields, then
+   * a month with) or '2025-06-01' (modern: every call carries its model).
+   */
   start?: string;
   /** Days of hourly blobs. Default 60. */
   days?: number;
@@ -64,6 +67,7 @@ const DAY_MS = 86_400_000;
 const IN_FLIGHT = 16;
 const MAX_ACCOUNT_HOURS = 500_000;
 const HOUR_MS = 3_600_000;
+const MODERN_START = '2025-06-01';
 const DEFAULTS = { seed: 1, start: '2024-06-01', days: 60, resources: 3, recordsPerHour: 50 };
 
 interface Resolved {
@@ -79,7 +83,11 @@ interface Resolved {
 }
 
 function resolveOptions(options: SynthOptions): Resolved {
-  const start = options.start ?? DEFAULTS.start;
+  const shape = options.shape ?? 'classic';
+  if (!SHAPES.includes(shape)) {
+    throw new UsageError(`synth: shape must be one of ${SHAPES.join(', ')}, not ${shape}`);
+  }
+  const start = options.start ?? (shape === 'modern' ? MODERN_START : DEFAULTS.start);
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(start);
   const startMs = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
   if (!m || new Date(startMs).toISOString().slice(0, 10) !== start) {
@@ -109,9 +117,6 @@ function resolveOptions(options: SynthOptions): Resolved {
   if (size !== undefined && !(Number.isFinite(size) && size > 0)) {
     throw new UsageError(`synth: size must be a positive number of bytes, not ${size}`);
   }
-  const shape = options.shape ?? 'classic';
-  if (!SHAPES.includes(shape))
-    throw new UsageError(`synth: shape must be one of ${SHAPES.join(', ')}, not ${shape}`);
   return { dir: options.dir, seed, start, startMs, days, resources, recordsPerHour, size, shape };
 }
 

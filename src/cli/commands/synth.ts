@@ -53,7 +53,7 @@ export function registerSynth(program: Command): void {
     .option('--seed <n>', 'random seed: the same options and seed give identical bytes', positiveInt, 1)
     .option('--size <bytes>', 'approximate total size, e.g. 50MB, 2GB (sets the records per hour)', size)
     .option('--days <n>', 'days of hourly blobs (default 60)', positiveInt)
-    .option('--start <date>', 'first day, YYYY-MM-DD (default 2024-06-01)')
+    .option('--start <date>', 'first day, YYYY-MM-DD (default 2024-06-01; 2025-06-01 with --shape modern)')
     .option('--resources <n>', 'Azure OpenAI accounts (default 3)', positiveInt)
     .option(
       '--records-per-hour <n>',
