@@ -2,12 +2,17 @@
 // the whole group (grandchildren too) on a timeout or a stop: SIGTERM, then SIGKILL after a grace.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import type { Launcher } from './launcher.js';
 
 export interface ChildSpec {
   argv: readonly string[];
   stdoutFile: string;
   stderrFile: string;
+  /** The whole environment, for a direct spawn. */
   env?: NodeJS.ProcessEnv;
+  /** What the child gets on top of the launcher's environment (with a launcher, instead of env). */
+  extraEnv?: Readonly<Record<string, string>>;
+  /** Working directory, for a direct spawn (a launcher's children run in sluice's). */
   cwd?: string;
   /** The group is stopped after this long, ms; none when absent. */
   timeoutMs?: number;
@@ -39,17 +44,18 @@ export function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/**
- * Runs the child to its end. Rejects (with the spawn error and its `code`) when it cannot start:
- * ENOENT, EACCES, EAGAIN... Output goes to the two files through descriptors the child inherits:
- * there is no pipe that could fill up because nobody reads it.
- */
-export function runChild(spec: ChildSpec): Promise<ChildEnd> {
+/** A child that has started: its pid (= its process group id) and its end. */
+interface Started {
+  pid: number;
+  exit: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts the child with Node's own spawn (where there is no launcher). */
+function spawnDirect(spec: ChildSpec): Promise<Started> {
   const [file, ...args] = spec.argv;
   const out = openSync(spec.stdoutFile, 'w');
   let err: number | undefined;
   let child: ChildProcess;
-  const startedAt = Date.now();
   try {
     err = openSync(spec.stderrFile, 'w');
     child = spawn(file as string, args, {
@@ -65,51 +71,68 @@ export function runChild(spec: ChildSpec): Promise<ChildEnd> {
     closeSync(out);
     if (err !== undefined) closeSync(err);
   }
-  return new Promise<ChildEnd>((resolve, reject) => {
-    let timedOut = false;
-    let stopped = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    let pid: number | undefined;
-    const stop = () => {
-      if (pid === undefined || killTimer) return;
-      signalGroup(pid, 'SIGTERM');
-      killTimer = setTimeout(() => signalGroup(pid as number, 'SIGKILL'), spec.graceMs);
-    };
-    const timeout =
-      spec.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            stop();
-          }, spec.timeoutMs);
-    const onAbort = () => {
-      stopped = true;
-      stop();
-    };
-    const cleanUp = () => {
-      clearTimeout(timeout);
-      spec.signal.removeEventListener('abort', onAbort);
-    };
-    child.once('spawn', () => {
-      pid = child.pid as number;
-      spec.onSpawn?.(pid);
-      if (spec.signal.aborted) onAbort();
-      else spec.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    child.once('error', (error) => {
-      cleanUp();
-      clearTimeout(killTimer);
-      reject(error);
-    });
-    child.once('exit', (exitCode, signal) => {
-      cleanUp();
-      // Whatever it left running in its group goes too: at once when we were stopping it, else
-      // politely. Nothing of an item outlives the item unaccounted.
-      if (pid !== undefined) {
-        clearTimeout(killTimer);
-        signalGroup(pid, killTimer || timedOut || stopped ? 'SIGKILL' : 'SIGTERM');
-      }
-      resolve({ exitCode, signal, startedAt, durationMs: Date.now() - startedAt, timedOut, stopped });
-    });
+  const exit = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal })),
+  );
+  return new Promise<Started>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('spawn', () => resolve({ pid: child.pid as number, exit }));
   });
+}
+
+/**
+ * Runs the child to its end, through `launcher` when given (see launcher.ts), else with Node's
+ * spawn. Rejects (with the spawn error and its `code`) when it cannot start: ENOENT, EACCES,
+ * EAGAIN... Output goes to the two files through descriptors the child inherits: there is no pipe
+ * that could fill up because nobody reads it.
+ */
+export async function runChild(spec: ChildSpec, launcher?: Launcher): Promise<ChildEnd> {
+  const startedAt = Date.now();
+  let started: Started;
+  if (launcher) {
+    const [file, ...args] = spec.argv;
+    const argv = [launcher.resolve(file as string), ...args];
+    started = await launcher.launch({
+      argv,
+      stdoutFile: spec.stdoutFile,
+      stderrFile: spec.stderrFile,
+      env: spec.extraEnv ?? {},
+    });
+  } else {
+    started = await spawnDirect(spec);
+  }
+  const { pid } = started;
+  let timedOut = false;
+  let stopped = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (killTimer) return;
+    signalGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), spec.graceMs);
+  };
+  const timeout =
+    spec.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, spec.timeoutMs);
+  const onAbort = () => {
+    stopped = true;
+    stop();
+  };
+  spec.onSpawn?.(pid);
+  if (spec.signal.aborted) onAbort();
+  else spec.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const { exitCode, signal } = await started.exit;
+    // Whatever it left running in its group goes too: at once when we were stopping it, else
+    // politely. Nothing of an item outlives the item unaccounted.
+    signalGroup(pid, killTimer || timedOut || stopped ? 'SIGKILL' : 'SIGTERM');
+    return { exitCode, signal, startedAt, durationMs: Date.now() - startedAt, timedOut, stopped };
+  } finally {
+    clearTimeout(timeout);
+    clearTimeout(killTimer);
+    spec.signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -1,6 +1,6 @@
 // The exec task: runs the user's command once per work item, as a child of its own (isolated: one
 // crash or OOM kill fails one item), output kept per item, started only when the host can take it.
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ItemError, ItemRequeued, UsageError } from '../../errors.js';
 import type { LeasedItem } from '../../store/types.js';
@@ -9,6 +9,7 @@ import { type ChildEnd, runChild } from './child.js';
 import { fillCommand, parseCommand, showCommand } from './command.js';
 import type { ChildGate, TrackedChild } from './gate.js';
 import { JobLog, signalNumber } from './joblog.js';
+import { Launcher } from './launcher.js';
 import { safeId } from './safe-id.js';
 import { Watchdog } from './watchdog.js';
 
@@ -59,11 +60,13 @@ export function createExecTask(options: ExecOptions): ExecTask {
   const joblog = options.joblog ? new JobLog(options.joblog) : undefined;
   const running = new Map<string, (reason: string) => void>();
   const watchdog = Watchdog.start(graceMs);
+  const env = options.env ?? process.env;
+  const launcher = Launcher.create(env);
 
   async function run(item: LeasedItem, signal: AbortSignal): Promise<Outcome> {
     const out = path.join(outputDir, safeId(item.id));
     const argv = fillCommand(templates, { id: item.id, out, payload: item.payload });
-    await mkdir(out, { recursive: true });
+    await itemDir(out);
     const stop = new AbortController();
     let stoppedFor: string | undefined;
     const stopFor = (reason: string) => {
@@ -77,25 +80,25 @@ export function createExecTask(options: ExecOptions): ExecTask {
     let spawned: number | undefined;
     let end: ChildEnd;
     try {
-      end = await runChild({
-        argv,
-        stdoutFile: path.join(out, 'stdout'),
-        stderrFile: path.join(out, 'stderr'),
-        env: {
-          ...(options.env ?? process.env),
-          SLUICE_ID: item.id,
-          SLUICE_OUT: out,
-          SLUICE_ATTEMPT: String(item.attempts + 1),
+      const extraEnv = { SLUICE_ID: item.id, SLUICE_OUT: out, SLUICE_ATTEMPT: String(item.attempts + 1) };
+      end = await runChild(
+        {
+          argv,
+          stdoutFile: path.join(out, 'stdout'),
+          stderrFile: path.join(out, 'stderr'),
+          env: { ...env, ...extraEnv },
+          extraEnv,
+          ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          graceMs,
+          signal: stop.signal,
+          onSpawn: (pid) => {
+            spawned = pid;
+            watchdog?.add(pid);
+            tracked = options.gate?.track(pid, stopFor);
+          },
         },
-        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        graceMs,
-        signal: stop.signal,
-        onSpawn: (pid) => {
-          spawned = pid;
-          watchdog?.add(pid);
-          tracked = options.gate?.track(pid, stopFor);
-        },
-      });
+        launcher,
+      );
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? '';
       if (CANNOT_START.has(code)) {
@@ -169,6 +172,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
       for (const stopFor of running.values()) stopFor(reason);
     },
     async close() {
+      launcher?.close();
       watchdog?.close();
       joblog?.close();
     },
@@ -176,12 +180,23 @@ export function createExecTask(options: ExecOptions): ExecTask {
 }
 
 async function sizeOf(file: string): Promise<number> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return 0;
+  return stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
+}
+
+/**
+ * Makes an item's output folder. A plain mkdir, one system call, is the common case; the recursive
+ * form (several calls) only when the parent is missing (the first item) and EEXIST (a rerun) is fine.
+ */
+async function itemDir(dir: string): Promise<void> {
   try {
-    return (await handle.stat()).size;
-  } finally {
-    await handle.close();
+    await mkdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') await mkdir(dir, { recursive: true });
+    else if (code !== 'EEXIST') throw error;
   }
 }
 

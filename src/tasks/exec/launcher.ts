@@ -1,0 +1,228 @@
+// Starts children through small long-lived shells instead of forking sluice itself.
+//
+// Forking a Node process costs about a millisecond of the parent's CPU per child (the page tables
+// of a ~100 MB process are copied, then thrown away by exec), which made trivial jobs slower under
+// sluice than under GNU parallel. A shell is ~1 MB: its fork is ten times cheaper. Each slot gets a
+// shell (`sh -s`, its own session, so a Ctrl-C reaches sluice alone) that reads one job at a time
+// from its stdin as a line of shell text, starts it in the background through `setsid` (the child's
+// pid is its process group and session, exactly as Node's `detached: true` makes it), reports the
+// pid, waits, and reports the status.
+//
+// Every word of the job is single-quoted, so nothing in an item's fields is ever read as shell
+// syntax. The one thing a shell cannot say exactly is a status above 128: `$?` is 128 + n both for
+// a child killed by signal n and for one that exited with 128 + n. Shells, and so most users, read
+// it as the signal; so do we.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import path from 'node:path';
+
+export interface LaunchSpec {
+  /** argv[0] already resolved to an executable's path (see `resolveCommand`). */
+  argv: readonly string[];
+  stdoutFile: string;
+  stderrFile: string;
+  /** Added to the shell's environment for this child only. */
+  env: Readonly<Record<string, string>>;
+}
+
+export interface Launched {
+  pid: number;
+  /** Settles when the child has ended. */
+  exit: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const SIGNALS = new Map<number, NodeJS.Signals>(
+  Object.entries(os.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/** A shell status as Node reports an exit: 128 + n is signal n when n is a signal. */
+export function readStatus(status: number): { exitCode: number | null; signal: NodeJS.Signals | null } {
+  const signal = status > 128 ? SIGNALS.get(status - 128) : undefined;
+  return signal ? { exitCode: null, signal } : { exitCode: status, signal: null };
+}
+
+/** One word for the shell: single-quoted, a quote inside written as '\''. */
+export function quote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The shell text that runs one job and reports `p <pid>` then `x <status>`. */
+export function jobLine(spec: LaunchSpec): string {
+  const env = Object.entries(spec.env).map(([name, value]) => {
+    if (!NAME.test(name)) throw new Error(`not an environment variable name: ${JSON.stringify(name)}`);
+    return `${name}=${quote(value)} `;
+  });
+  const argv = spec.argv.map(quote).join(' ');
+  return (
+    `${env.join('')}setsid ${argv} <${quote('/dev/null')} >${quote(spec.stdoutFile)} 2>${quote(spec.stderrFile)} &\n` +
+    `echo "p $!"; wait $!; echo "x $?"\n`
+  );
+}
+
+/** Thrown as Node's spawn would: `code` is ENOENT, EACCES... */
+function spawnError(code: string, file: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`spawn ${file} ${code}`);
+  error.code = code;
+  error.path = file;
+  return error;
+}
+
+/**
+ * The executable `file` names, found on `PATH` as execvp would; throws ENOENT or EACCES as Node's
+ * spawn does, so a wrong command is still refused before any item is charged for it.
+ */
+export function resolveCommand(file: string, envPath: string | undefined): string {
+  const candidates = file.includes('/')
+    ? [file]
+    : (envPath ?? '/usr/local/bin:/usr/bin:/bin').split(':').map((dir) => path.join(dir || '.', file));
+  let denied = false;
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return path.resolve(candidate);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') denied = true;
+    }
+  }
+  throw spawnError(denied ? 'EACCES' : 'ENOENT', file);
+}
+
+/** A shell that runs one job at a time. */
+class Shell {
+  readonly #child: ChildProcess;
+  #buffer = '';
+  #pending: ((line: string) => void)[] = [];
+  #dead: Error | undefined;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.#child = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
+    this.#child.stdout?.setEncoding('utf8');
+    this.#child.stdout?.on('data', (chunk: string) => {
+      this.#buffer += chunk;
+      const lines = this.#buffer.split('\n');
+      this.#buffer = lines.pop() ?? '';
+      for (const line of lines) this.#pending.shift()?.(line);
+    });
+    let stderr = '';
+    this.#child.stderr?.setEncoding('utf8');
+    this.#child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-2000);
+    });
+    this.#child.stdin?.on('error', () => {}); // a dead shell shows as its exit below
+    const die = (why: string) => {
+      this.#dead ??= new Error(`the launcher shell ${why}${stderr ? `: ${stderr.trim()}` : ''}`);
+      for (const waiter of this.#pending.splice(0)) waiter('');
+    };
+    this.#child.once('error', (error) => die(`could not start (${error.message})`));
+    this.#child.once('close', (code, signal) => die(`ended (${signal ?? `exit code ${code}`})`));
+    // An idle shell keeps nothing alive; one running a child does, as a spawned child would.
+    this.#child.unref();
+    this.#hold(false);
+  }
+
+  #hold(on: boolean): void {
+    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr]) {
+      const handle = stream as unknown as { ref?: () => void; unref?: () => void } | null;
+      if (on) handle?.ref?.();
+      else handle?.unref?.();
+    }
+  }
+
+  get dead(): boolean {
+    return this.#dead !== undefined;
+  }
+
+  #next(): Promise<string> {
+    return new Promise((resolve) => this.#pending.push(resolve));
+  }
+
+  async launch(spec: LaunchSpec): Promise<Launched> {
+    if (this.#dead) throw this.#dead;
+    const started = this.#next();
+    const ended = this.#next();
+    this.#hold(true);
+    ended.then(() => this.#hold(false));
+    this.#child.stdin?.write(jobLine(spec));
+    const p = await started;
+    if (!p.startsWith('p ')) throw this.#dead ?? new Error(`the launcher shell said ${JSON.stringify(p)}`);
+    const exit = ended.then((x) => {
+      if (!x.startsWith('x ')) throw this.#dead ?? new Error(`the launcher shell said ${JSON.stringify(x)}`);
+      return readStatus(Number(x.slice(2)));
+    });
+    exit.catch(() => {}); // the caller awaits it; this only keeps an early death from being unhandled
+    return { pid: Number(p.slice(2)), exit };
+  }
+
+  close(): void {
+    this.#child.stdin?.end();
+  }
+}
+
+/** Shells enough for every child running at once; one is reused as soon as its child ends. */
+export class Launcher {
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #idle: Shell[] = [];
+  readonly #all = new Set<Shell>();
+  readonly #resolved = new Map<string, string>();
+
+  private constructor(env: NodeJS.ProcessEnv) {
+    this.#env = env;
+  }
+
+  /** A launcher where `sh` and `setsid` exist (Linux); undefined elsewhere: spawn directly there. */
+  static create(env: NodeJS.ProcessEnv): Launcher | undefined {
+    try {
+      resolveCommand('sh', env.PATH);
+      resolveCommand('setsid', env.PATH);
+    } catch {
+      return undefined;
+    }
+    return new Launcher(env);
+  }
+
+  /** argv[0] as an absolute path (cached per name), or a throw of ENOENT/EACCES. */
+  resolve(file: string): string {
+    let found = this.#resolved.get(file);
+    if (found === undefined) {
+      found = resolveCommand(file, this.#env.PATH);
+      if (!file.includes('/')) this.#resolved.set(file, found);
+    }
+    return found;
+  }
+
+  async launch(spec: LaunchSpec): Promise<Launched> {
+    let shell = this.#idle.pop();
+    while (shell?.dead) {
+      this.#all.delete(shell);
+      shell = this.#idle.pop();
+    }
+    if (!shell) {
+      shell = new Shell(this.#env);
+      this.#all.add(shell);
+    }
+    const own = shell;
+    let launched: Launched;
+    try {
+      launched = await own.launch(spec);
+    } catch (error) {
+      this.#all.delete(own);
+      own.close();
+      throw error;
+    }
+    launched.exit.then(
+      () => this.#idle.push(own),
+      () => this.#all.delete(own),
+    );
+    return launched;
+  }
+
+  close(): void {
+    for (const shell of this.#all) shell.close();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+}
