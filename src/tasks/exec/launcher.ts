@@ -12,7 +12,7 @@
 // syntax. The one thing a shell cannot say exactly is a status above 128: `$?` is 128 + n both for
 // a child killed by signal n and for one that exited with 128 + n. Shells, and so most users, read
 // it as the signal; so do we.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import path from 'node:path';
@@ -49,16 +49,21 @@ export function quote(word: string): string {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** How the shells start each child in a process group of its own. */
+export type Mode = 'bash' | 'setsid';
+
 /** The shell text that runs one job and reports `p <pid>` then `x <status>`. */
-export function jobLine(spec: LaunchSpec): string {
+export function jobLine(spec: LaunchSpec, mode: Mode): string {
   const env = Object.entries(spec.env).map(([name, value]) => {
     if (!NAME.test(name)) throw new Error(`not an environment variable name: ${JSON.stringify(name)}`);
     return `${name}=${quote(value)} `;
   });
   const argv = spec.argv.map(quote).join(' ');
+  const start = mode === 'setsid' ? 'setsid ' : '';
+  const wait = mode === 'bash' ? 'wait -f' : 'wait';
   return (
-    `${env.join('')}setsid ${argv} <${quote('/dev/null')} >${quote(spec.stdoutFile)} 2>${quote(spec.stderrFile)} &\n` +
-    `echo "p $!"; wait $!; echo "x $?"\n`
+    `${env.join('')}${start}${argv} <${quote('/dev/null')} >${quote(spec.stdoutFile)} 2>${quote(spec.stderrFile)} &\n` +
+    `echo "p $!"; ${wait} $!; echo "x $?"\n`
   );
 }
 
@@ -91,15 +96,33 @@ export function resolveCommand(file: string, envPath: string | undefined): strin
   throw spawnError(denied ? 'EACCES' : 'ENOENT', file);
 }
 
+/** bash's version as major * 100 + minor (502 for 5.2.15), 0 when it does not answer. */
+function bashVersion(env: NodeJS.ProcessEnv): number {
+  const answer = spawnSync('bash', ['-c', 'echo "$BASH_VERSION"'], {
+    env,
+    encoding: 'utf8',
+    timeout: 5000,
+  });
+  const [major = 0, minor = 0] = (answer.stdout ?? '').trim().split('.').map(Number);
+  return Number.isFinite(major) && Number.isFinite(minor) ? major * 100 + minor : 0;
+}
+
 /** A shell that runs one job at a time. */
 class Shell {
   readonly #child: ChildProcess;
+  readonly #mode: Mode;
   #buffer = '';
   #pending: ((line: string) => void)[] = [];
   #dead: Error | undefined;
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.#child = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
+  constructor(env: NodeJS.ProcessEnv, mode: Mode) {
+    this.#mode = mode;
+    this.#child = spawn(mode === 'bash' ? 'bash' : 'sh', ['-s'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+      env,
+    });
+    if (mode === 'bash') this.#child.stdin?.write('set -m\n');
     this.#child.stdout?.setEncoding('utf8');
     this.#child.stdout?.on('data', (chunk: string) => {
       this.#buffer += chunk;
@@ -146,7 +169,7 @@ class Shell {
     const ended = this.#next();
     this.#hold(true);
     ended.then(() => this.#hold(false));
-    this.#child.stdin?.write(jobLine(spec));
+    this.#child.stdin?.write(jobLine(spec, this.#mode));
     const p = await started;
     if (!p.startsWith('p ')) throw this.#dead ?? new Error(`the launcher shell said ${JSON.stringify(p)}`);
     const exit = ended.then((x) => {
@@ -165,23 +188,33 @@ class Shell {
 /** Shells enough for every child running at once; one is reused as soon as its child ends. */
 export class Launcher {
   readonly #env: NodeJS.ProcessEnv;
+  readonly mode: Mode;
   readonly #idle: Shell[] = [];
   readonly #all = new Set<Shell>();
   readonly #resolved = new Map<string, string>();
 
-  private constructor(env: NodeJS.ProcessEnv) {
+  private constructor(env: NodeJS.ProcessEnv, mode: Mode) {
     this.#env = env;
+    this.mode = mode;
   }
 
-  /** A launcher where `sh` and `setsid` exist (Linux); undefined elsewhere: spawn directly there. */
-  static create(env: NodeJS.ProcessEnv): Launcher | undefined {
-    try {
-      resolveCommand('sh', env.PATH);
-      resolveCommand('setsid', env.PATH);
-    } catch {
-      return undefined;
-    }
-    return new Launcher(env);
+  /**
+   * A launcher through bash 5.1+, else through `sh` and `setsid` (Linux); undefined where neither
+   * serves: children are then spawned directly. `prefer` picks a mode (tests run both).
+   */
+  static create(env: NodeJS.ProcessEnv, prefer?: Mode): Launcher | undefined {
+    const has = (file: string) => {
+      try {
+        resolveCommand(file, env.PATH);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const bash = prefer !== 'setsid' && has('bash') && bashVersion(env) >= 501;
+    if (bash) return new Launcher(env, 'bash');
+    if (prefer !== 'bash' && has('sh') && has('setsid')) return new Launcher(env, 'setsid');
+    return undefined;
   }
 
   /** argv[0] as an absolute path (cached per name), or a throw of ENOENT/EACCES. */
@@ -201,7 +234,7 @@ export class Launcher {
       shell = this.#idle.pop();
     }
     if (!shell) {
-      shell = new Shell(this.#env);
+      shell = new Shell(this.#env, this.mode);
       this.#all.add(shell);
     }
     const own = shell;
