@@ -8,7 +8,6 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
 import { isBlobAddress, parseBlobAddress } from '../sources/azure/address.js';
 import { openSource, type SourceOptions } from '../sources/index.js';
@@ -40,7 +39,8 @@ export async function listInputs(
   include: string[] = [],
   sourceOptions: SourceOptions = {},
 ): Promise<Inputs> {
-  const isIncluded = include.length > 0 ? picomatch(include, { dot: true }) : () => true;
+  const isIncluded =
+    include.length > 0 ? (await import('picomatch')).default(include, { dot: true }) : () => true;
   const files: InputFile[] = [];
   const sources: Source[] = [];
   const close = async () => {
