@@ -732,6 +732,15 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
     assert.equal(shownText('ab\bc'), 'ac');
   });
 
+  it('folds endpoint segments by a character scan before the id patterns', () => {
+    assert.equal(endpointOf('GET', '/api/v2/users/0042/'), 'GET /api/v2/users/{id}/');
+    // A UUID needs no digit: a segment with a dash still meets the patterns.
+    assert.equal(endpointOf('PUT', '/x/abcdefab-abcd-abcd-abcd-abcdefabcdef/y-z'), 'PUT /x/{id}/y-z');
+    assert.equal(endpointOf('GET', '/blob/deadbeef01/a1b2c3d4e5f6g7h8i9'), 'GET /blob/{id}/{id}');
+    assert.equal(endpointOf(null, 'https://h.example/a//b?q=1#f'), '* /a//b');
+    assert.equal(endpointOf('GET', '/12\n'), 'GET /12\n');
+  });
+
   it('normalises a level word the same the second time (remembered)', () => {
     for (let i = 0; i < 2; i++) {
       assert.equal(normaliseLevel(' warn '), 'WARNING');

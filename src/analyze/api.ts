@@ -166,18 +166,27 @@ export function requestFromAccess(fields: Record<string, unknown>): ApiRequest |
 /** `/users/123/orders/9f8e...` -> `/users/{id}/orders/{id}`: ids, numbers, UUIDs and hashes folded. */
 export function endpointOf(method: string | null, path: string | null): string {
   const clean = (path ?? '').replace(/^https?:\/\/[^/]+/, '').split(/[?#]/)[0] ?? '';
-  const folded = clean
-    .split('/')
-    .map((segment) =>
-      /^\d+$/.test(segment) ||
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
-      /^(?=.*\d)[0-9a-f]{8,}$/i.test(segment) ||
-      /^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i.test(segment)
-        ? '{id}'
-        : segment,
-    )
-    .join('/');
+  const folded = clean.split('/').map(foldSegment).join('/');
   return `${method ?? '*'} ${folded || '/'}`;
+}
+
+function foldSegment(segment: string): string {
+  // Most segments are words or numbers: every pattern below needs a digit but the UUID, which
+  // needs a `-`, and a number is an id. Only the rest are tried against them.
+  let digits = 0;
+  let dash = false;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits += 1;
+    else if (c === 45) dash = true;
+  }
+  if (digits === 0 && !dash) return segment;
+  if (digits === segment.length) return '{id}';
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
+    /^(?=.*\d)[0-9a-f]{8,}$/i.test(segment) ||
+    /^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i.test(segment)
+    ? '{id}'
+    : segment;
 }
 
 export type StatusClass =
