@@ -14,6 +14,7 @@ import { combine } from '../src/analyze/combine.js';
 import { Drain, maskTokens, templateText } from '../src/analyze/drain.js';
 import { analyzeText } from '../src/analyze/file-analyzer.js';
 import { detectFormat, parseHeader } from '../src/analyze/formats.js';
+import { groupsOf, positional } from '../src/analyze/groups.js';
 import { healthScore } from '../src/analyze/health.js';
 import { readLines } from '../src/analyze/input.js';
 import { normaliseLevel } from '../src/analyze/levels.js';
@@ -739,6 +740,20 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
     assert.equal(endpointOf('GET', '/blob/deadbeef01/a1b2c3d4e5f6g7h8i9'), 'GET /blob/{id}/{id}');
     assert.equal(endpointOf(null, 'https://h.example/a//b?q=1#f'), '* /a//b');
     assert.equal(endpointOf('GET', '/12\n'), 'GET /12\n');
+  });
+
+  it('runs named groups by position: the same matches, the same groups', () => {
+    const source = String.raw`(?<a>x)(?:y)(z)[(<]\((?<b>\(?<n>)(?<!q)(?<c>w)?`;
+    const { pattern, at } = positional(source, 'i');
+    assert.deepEqual(at, { a: 1, b: 3, c: 4 });
+    const matched = ['xyz((<n>w', 'XYZ<((<n>', 'xyz(q'].map((text) => {
+      const named = new RegExp(source, 'i').exec(text);
+      const plain = pattern.exec(text);
+      assert.equal(plain?.[0], named?.[0], text);
+      if (plain && named) assert.deepEqual(groupsOf(plain, at), { ...named.groups });
+      return plain?.[3] ?? null;
+    });
+    assert.deepEqual(matched, ['<n>', '(<n>', null]);
   });
 
   it('normalises a level word the same the second time (remembered)', () => {
