@@ -1,4 +1,4 @@
-// `node --import tsx bench/analyze.ts [--lines N] [--runs N]`: `sluice analyze` against what a user
+// `node --import tsx bench/analyze.ts [--lines N] [--runs N] [--save FILE]`: `sluice analyze` against what a user
 // would otherwise run on the same generated application log (a grep/awk script, and lnav when it
 // is installed), printing wall-time ratios and what each answer gets wrong against the truth the
 // generator knows. Kept small by default: the machine is shared.
@@ -119,7 +119,12 @@ function verdict(answer: Answer, truth: Truth): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { lines: { type: 'string', default: '300000' }, runs: { type: 'string', default: '1' } },
+    options: {
+      lines: { type: 'string', default: '300000' },
+      runs: { type: 'string', default: '1' },
+      // Keeps a copy of the generated log (to profile sluice on it).
+      save: { type: 'string' },
+    },
   });
   requireBuild();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-analyze-'));
@@ -127,6 +132,7 @@ async function main(): Promise<void> {
     const { text, truth } = generate(Number(values.lines), 11);
     const log = join(dir, 'app.log');
     writeFileSync(log, text);
+    if (values.save) writeFileSync(values.save, text);
     const script = join(dir, 'grep-awk.sh');
     writeFileSync(script, GREP_AWK);
     const runs = Math.max(1, Number(values.runs));

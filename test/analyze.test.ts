@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -13,10 +14,13 @@ import { combine } from '../src/analyze/combine.js';
 import { Drain, maskTokens, templateText } from '../src/analyze/drain.js';
 import { analyzeText } from '../src/analyze/file-analyzer.js';
 import { detectFormat, parseHeader } from '../src/analyze/formats.js';
+import { groupsOf, positional } from '../src/analyze/groups.js';
 import { healthScore } from '../src/analyze/health.js';
+import { readLines } from '../src/analyze/input.js';
 import { normaliseLevel } from '../src/analyze/levels.js';
 import { parseRules, RULES } from '../src/analyze/rules.js';
-import { escapeControl } from '../src/analyze/text.js';
+import { escapeControl, shownText } from '../src/analyze/text.js';
+import { parseTime } from '../src/analyze/time.js';
 import { svgToPng } from '../src/render/chart.js';
 import { CLI, finished, sluice } from './support/cli.js';
 
@@ -631,6 +635,133 @@ describe('sluice analyze --plots', () => {
       assert.ok(withText > without * 1.2, `PNG ${withText} bytes with text, ${without} without`);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('analyze: fast paths give the answers of the slow ones', () => {
+  it('Drain remembers message shapes without changing a single cluster', async () => {
+    const messages = [
+      // A remembered shape whose search must change once a tree node is added for "start".
+      '123 ready now',
+      'start ready now',
+      'start the car',
+      'start ready now',
+      // A remembered shape whose leaf gains a closer cluster: it must move there.
+      'task runner alpha begins quickly',
+      'task runner alpha stops slowly',
+      'task runner omega stops slowly',
+      'task runner alpha stops slowly',
+      // Only wildcards: below the similarity threshold even to itself, each one a new cluster.
+      '1 0.5 0.25',
+      '2 0.4 0.35',
+      '3 0.3 0.45',
+      // Digits no mask takes, hex literals and generalisation after a shape was remembered.
+      'user abc123 logged in',
+      'user abc456 logged in',
+      'ptr 0x1F freed',
+      'ptr 0x2E freed',
+      'job 12 done on node-a',
+      'job 13 done on node-b',
+      'job 14 done on node-a',
+    ];
+    for (const name of ['HDFS', 'Hadoop', 'OpenStack', 'Spark', 'Zookeeper']) {
+      const text = await readFile(path.join(FIXTURES, '..', 'loghub', name, `${name}_2k.log`), 'utf8');
+      messages.push(...text.split('\n').map((line) => line.split(': ').slice(1).join(': ')));
+    }
+    const remembered = new Drain();
+    const plain = new Drain();
+    for (const [i, m] of messages.entries()) {
+      const level = i % 3 === 0 ? 'ERROR' : null;
+      const time = `2025-01-01T00:00:${String(i % 60).padStart(2, '0')}.000Z`;
+      assert.equal(
+        remembered.add(m, level, time),
+        plain.addTokens(maskTokens(m), 1, level ? { [level]: 1 } : {}, time, time),
+        m,
+      );
+    }
+    assert.deepEqual(remembered.clusters, plain.clusters);
+    assert.ok(remembered.clusters.filter((c) => c.tokens.every((t) => t === '<*>')).length >= 3);
+  });
+
+  it('reads the common timestamp layout without a regular expression, as the layout does', () => {
+    const cases: [string, string | null][] = [
+      ['2015-10-18 18:01:47,978', '2015-10-18T18:01:47.978Z'],
+      ['2015-10-18T18:01:47', '2015-10-18T18:01:47.000Z'],
+      ['2015-10-18 18:01:47.1', '2015-10-18T18:01:47.100Z'],
+      ['2015-10-18 18:01:47.123456', '2015-10-18T18:01:47.123Z'],
+      ['2015-10-18 18:01:60', '2015-10-18T18:01:60.000Z'],
+      ['2015-10-18 18:01:47Z', '2015-10-18T18:01:47.000Z'],
+      ['2015-10-18 18:01:47.5+02:00', '2015-10-18T16:01:47.500Z'],
+      ['2015/10/18 18:01:47', '2015-10-18T18:01:47.000Z'],
+      ['2015-13-18 18:01:47', null],
+      ['2015-10-18 24:01:47', null],
+      ['2015-10-18 18:01:47,', null],
+      ['2015-10-18 18:01:4x', null],
+    ];
+    for (const [text, iso] of cases) assert.equal(parseTime(text, 2025), iso, text);
+  });
+
+  it('reads whole chunks of valid UTF-8 at once, and invalid ones line by line', async () => {
+    const lines: string[] = [];
+    let invalid = 0;
+    const chunks = [
+      Buffer.from('open\n\nmid'),
+      Buffer.concat([Buffer.from('dle\nbad '), Buffer.from([0xe9]), Buffer.from('\nok\r\n')]),
+      Buffer.from('caf\u00e9\nlast'),
+    ];
+    await readLines(
+      Readable.from(chunks),
+      {
+        line: (text, n) => lines.push(`${n}:${text}`),
+        skipLongLine: () => assert.fail('no line is long'),
+        invalidUtf8: () => {
+          invalid += 1;
+        },
+        skipFile: (reason) => assert.fail(reason),
+      },
+      1 << 20,
+    );
+    assert.deepEqual(lines, ['1:open', '2:', '3:middle', '4:bad \ufffd', '5:ok\r', '6:caf\u00e9', '7:last']);
+    assert.equal(invalid, 1);
+  });
+
+  it('copies only lines with escapes, carriage returns or backspaces to show them', () => {
+    assert.equal(shownText('plain line'), 'plain line');
+    assert.equal(shownText('\x1b[31mred\x1b[0m'), 'red');
+    assert.equal(shownText('10%\r50%\r100%'), '100%');
+    assert.equal(shownText('ab\bc'), 'ac');
+  });
+
+  it('folds endpoint segments by a character scan before the id patterns', () => {
+    assert.equal(endpointOf('GET', '/api/v2/users/0042/'), 'GET /api/v2/users/{id}/');
+    // A UUID needs no digit: a segment with a dash still meets the patterns.
+    assert.equal(endpointOf('PUT', '/x/abcdefab-abcd-abcd-abcd-abcdefabcdef/y-z'), 'PUT /x/{id}/y-z');
+    assert.equal(endpointOf('GET', '/blob/deadbeef01/a1b2c3d4e5f6g7h8i9'), 'GET /blob/{id}/{id}');
+    assert.equal(endpointOf(null, 'https://h.example/a//b?q=1#f'), '* /a//b');
+    assert.equal(endpointOf('GET', '/12\n'), 'GET /12\n');
+  });
+
+  it('runs named groups by position: the same matches, the same groups', () => {
+    const source = String.raw`(?<a>x)(?:y)(z)[(<]\((?<b>\(?<n>)(?<!q)(?<c>w)?`;
+    const { pattern, at } = positional(source, 'i');
+    assert.deepEqual(at, { a: 1, b: 3, c: 4 });
+    const matched = ['xyz((<n>w', 'XYZ<((<n>', 'xyz(q'].map((text) => {
+      const named = new RegExp(source, 'i').exec(text);
+      const plain = pattern.exec(text);
+      assert.equal(plain?.[0], named?.[0], text);
+      if (plain && named) assert.deepEqual(groupsOf(plain, at), { ...named.groups });
+      return plain?.[3] ?? null;
+    });
+    assert.deepEqual(matched, ['<n>', '(<n>', null]);
+  });
+
+  it('normalises a level word the same the second time (remembered)', () => {
+    for (let i = 0; i < 2; i++) {
+      assert.equal(normaliseLevel(' warn '), 'WARNING');
+      assert.equal(normaliseLevel('trace3'), 'TRACE');
+      assert.equal(normaliseLevel('50'), 'ERROR');
+      assert.equal(normaliseLevel('banana'), null);
     }
   });
 });

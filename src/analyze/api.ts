@@ -2,6 +2,7 @@
 // classes, latency sketches (1 % relative accuracy) and per-endpoint figures with ids folded.
 import { LatencySketch } from '../aggregate/sketch.js';
 import { firstOf } from './formats.js';
+import { groupsOf, type Positional, positional } from './groups.js';
 
 export interface ApiRequest {
   method: string | null;
@@ -12,16 +13,16 @@ export interface ApiRequest {
 
 const METHODS = 'GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|CONNECT|TRACE';
 // RESPONSE POST /path 200 Duration: 245ms  |  GET /x 200 12ms  |  "GET /x HTTP/1.1" status: 200 len: 1 time: 0.2
-const TEXT_SHAPES: { pattern: RegExp; unit: 'ms' | 's' | 'auto' }[] = [
+const TEXT_SHAPES: (Positional & { unit: 'ms' | 's' | 'auto' })[] = [
   {
     // OpenStack/eventlet wsgi: "GET /v2/... HTTP/1.1" status: 200  len: 1893 time: 0.2477829 (seconds)
-    pattern: new RegExp(
+    ...positional(
       `"(?<method>${METHODS}) (?<path>\\S+)[^"]*" status: (?<status>\\d{3})\\s+len: \\d+\\s+time: (?<duration>[\\d.]+)`,
     ),
     unit: 's',
   },
   {
-    pattern: new RegExp(
+    ...positional(
       `\\b(?<method>${METHODS})\\s+(?<path>\\/\\S*)\\s+(?:HTTP\\/[\\d.]+\\s+)?(?:status[:=]?\\s*)?(?<status>[1-5]\\d{2})\\b(?:.*?(?:duration|latency|took|elapsed|time|in)[:=]?\\s*(?<duration>[\\d.]+)\\s*(?<unit>ms|s|us|µs|ns|sec|seconds)?\\b|\\s+(?<bare>[\\d.]+)\\s*(?<bareUnit>ms|s|us|µs)\\b)?`,
       'i',
     ),
@@ -44,8 +45,8 @@ export function requestFromText(text: string): ApiRequest | null {
   if (!/\b[1-5]\d\d\b/.test(text)) return null;
   for (const shape of TEXT_SHAPES) {
     const m = shape.pattern.exec(text);
-    if (!m?.groups) continue;
-    const g = m.groups;
+    if (!m) continue;
+    const g = groupsOf(m, shape.at);
     let durationMs: number | null = null;
     const raw = g.duration ?? g.bare;
     if (raw !== undefined) {
@@ -166,18 +167,27 @@ export function requestFromAccess(fields: Record<string, unknown>): ApiRequest |
 /** `/users/123/orders/9f8e...` -> `/users/{id}/orders/{id}`: ids, numbers, UUIDs and hashes folded. */
 export function endpointOf(method: string | null, path: string | null): string {
   const clean = (path ?? '').replace(/^https?:\/\/[^/]+/, '').split(/[?#]/)[0] ?? '';
-  const folded = clean
-    .split('/')
-    .map((segment) =>
-      /^\d+$/.test(segment) ||
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
-      /^(?=.*\d)[0-9a-f]{8,}$/i.test(segment) ||
-      /^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i.test(segment)
-        ? '{id}'
-        : segment,
-    )
-    .join('/');
+  const folded = clean.split('/').map(foldSegment).join('/');
   return `${method ?? '*'} ${folded || '/'}`;
+}
+
+function foldSegment(segment: string): string {
+  // Most segments are words or numbers: every pattern below needs a digit but the UUID, which
+  // needs a `-`, and a number is an id. Only the rest are tried against them.
+  let digits = 0;
+  let dash = false;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits += 1;
+    else if (c === 45) dash = true;
+  }
+  if (digits === 0 && !dash) return segment;
+  if (digits === segment.length) return '{id}';
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
+    /^(?=.*\d)[0-9a-f]{8,}$/i.test(segment) ||
+    /^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i.test(segment)
+    ? '{id}'
+    : segment;
 }
 
 export type StatusClass =

@@ -39,6 +39,22 @@ const MASKS: RegExp[] = [
   /(?<![A-Za-z])[-+]?\d+(?:[.,:]\d+)*(?![A-Za-z])/g, // numbers (not inside words)
 ];
 
+/**
+ * The key under which a message's masked tokens are remembered: the message with every digit
+ * made `1`, for messages whose tokens then come out the same. Every mask treats all digits alike
+ * (`\d`, `[0-9a-f]`, `\w`) but the hex literal's `0x`, so messages holding `0x` get no key, and
+ * masks match at the same places in a message and in its key. Their tokens are equal when the
+ * key's tokens keep no digit (a digit no mask took, as in `abc123`, would be the message's own).
+ */
+export function shapeKey(message: string): string | null {
+  if (message.length > MAX_SHAPE_CHARS || HEX_LITERAL_START.test(message)) return null;
+  return message.replace(DIGITS, '1');
+}
+
+const MAX_SHAPE_CHARS = 400;
+const HEX_LITERAL_START = /0x/i;
+const DIGITS = /\d/g;
+
 /** The message with variables replaced by `<*>`, split into tokens. */
 export function maskTokens(message: string): string[] {
   let text = message;
@@ -62,11 +78,31 @@ export interface Cluster {
 interface TreeNode {
   children: Map<string, TreeNode>;
   clusters: number[];
+  /** Bumped whenever a cluster of this leaf is added or generalised: its searches may now differ. */
+  version: number;
 }
 
 function node(): TreeNode {
-  return { children: new Map(), clusters: [] };
+  return { children: new Map(), clusters: [], version: 0 };
 }
+
+/**
+ * What one message shape (`shapeKey`) came to: its masked tokens and, while nothing that decides
+ * a search has changed since (no node added to the tree, no cluster of its leaf added or
+ * generalised), the cluster that search found. Search is a pure function of that state, so
+ * reusing its answer is exact; the cluster already covers the tokens, so nothing generalises.
+ */
+interface Shape {
+  /** Null when the message's own digits survive masking: its tokens are not the key's. */
+  tokens: string[] | null;
+  cluster: Cluster | null;
+  leaf: TreeNode | null;
+  leafVersion: number;
+  treeVersion: number;
+}
+
+/** Shapes remembered per state; past this the memory starts over (logs with endless shapes). */
+const MAX_SHAPES = 20_000;
 
 const hasDigit = (token: string) => /\d/.test(token);
 
@@ -75,12 +111,62 @@ export class Drain {
   private readonly root = node();
   /** Messages that arrived once `maxClusters` was reached. */
   overflow = 0;
+  /** Bumped whenever a node is added to the tree: a message may now walk to another leaf. */
+  private treeVersion = 0;
+  private readonly shapes = new Map<string, Shape>();
 
   constructor(readonly options: DrainOptions = DRAIN_DEFAULTS) {}
 
   /** Adds one message; returns its cluster's index (-1 when the cap was reached). */
   add(message: string, level: Level | null = null, time: string | null = null): number {
-    return this.addTokens(maskTokens(message), 1, level ? { [level]: 1 } : {}, time, time);
+    const key = shapeKey(message);
+    if (key === null) return this.addOne(maskTokens(message), level, time, null);
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      const tokens = maskTokens(key);
+      if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
+      // A digit left in the key's tokens stands for the message's own digit: such messages are masked each time.
+      shape = {
+        tokens: tokens.some(hasDigit) ? null : tokens,
+        cluster: null,
+        leaf: null,
+        leafVersion: -1,
+        treeVersion: -1,
+      };
+      this.shapes.set(key, shape);
+    }
+    if (!shape.tokens) return this.addOne(maskTokens(message), level, time, null);
+    const { cluster, leaf } = shape;
+    if (cluster && leaf && leaf.version === shape.leafVersion && this.treeVersion === shape.treeVersion) {
+      this.count(cluster, level, time);
+      return cluster.index;
+    }
+    return this.addOne(shape.tokens, level, time, shape);
+  }
+
+  /** One message's tokens, remembering in `shape` (if any) where they went. */
+  private addOne(tokens: string[], level: Level | null, time: string | null, shape: Shape | null): number {
+    const found = this.place(tokens, 1);
+    if (!found) return -1;
+    this.count(found.cluster, level, time);
+    // Only a search that found its cluster is remembered: one that started a cluster might not
+    // find it again (a message of mostly `<*>` is below the similarity threshold even to itself).
+    if (shape && !found.created) {
+      shape.cluster = found.cluster;
+      shape.leaf = found.leaf;
+      shape.leafVersion = found.leaf.version;
+      shape.treeVersion = this.treeVersion;
+    }
+    return found.cluster.index;
+  }
+
+  private count(cluster: Cluster, level: Level | null, time: string | null): void {
+    cluster.count += 1;
+    if (level) cluster.levels[level] = (cluster.levels[level] ?? 0) + 1;
+    if (time) {
+      if (!cluster.firstSeen || time < cluster.firstSeen) cluster.firstSeen = time;
+      if (!cluster.lastSeen || time > cluster.lastSeen) cluster.lastSeen = time;
+    }
   }
 
   addTokens(
@@ -90,25 +176,9 @@ export class Drain {
     firstSeen: string | null,
     lastSeen: string | null,
   ): number {
-    let cluster = this.search(tokens);
-    if (cluster) {
-      if (!sameTokens(cluster.tokens, tokens)) cluster.tokens = generalise(cluster.tokens, tokens);
-    } else {
-      if (this.clusters.length >= this.options.maxClusters) {
-        this.overflow += count;
-        return -1;
-      }
-      cluster = {
-        index: this.clusters.length,
-        tokens: [...tokens],
-        count: 0,
-        levels: {},
-        firstSeen: null,
-        lastSeen: null,
-      };
-      this.clusters.push(cluster);
-      this.insert(cluster);
-    }
+    const found = this.place(tokens, count);
+    if (!found) return -1;
+    const { cluster } = found;
     cluster.count += count;
     for (const [level, n] of Object.entries(levels) as [Level, number][]) {
       cluster.levels[level] = (cluster.levels[level] ?? 0) + n;
@@ -116,6 +186,38 @@ export class Drain {
     if (firstSeen && (!cluster.firstSeen || firstSeen < cluster.firstSeen)) cluster.firstSeen = firstSeen;
     if (lastSeen && (!cluster.lastSeen || lastSeen > cluster.lastSeen)) cluster.lastSeen = lastSeen;
     return cluster.index;
+  }
+
+  /** The cluster `tokens` join (generalised to cover them) or start, and its leaf; null past the cap. */
+  private place(
+    tokens: string[],
+    count: number,
+  ): { cluster: Cluster; leaf: TreeNode; created: boolean } | null {
+    const found = this.search(tokens);
+    if (found) {
+      const { cluster, leaf } = found;
+      // Generalising keeps the cluster's similarity to these tokens and adds wildcards: the same
+      // search would find it again.
+      if (!sameTokens(cluster.tokens, tokens)) {
+        cluster.tokens = generalise(cluster.tokens, tokens);
+        leaf.version += 1;
+      }
+      return { cluster, leaf, created: false };
+    }
+    if (this.clusters.length >= this.options.maxClusters) {
+      this.overflow += count;
+      return null;
+    }
+    const cluster: Cluster = {
+      index: this.clusters.length,
+      tokens: [...tokens],
+      count: 0,
+      levels: {},
+      firstSeen: null,
+      lastSeen: null,
+    };
+    this.clusters.push(cluster);
+    return { cluster, leaf: this.insert(cluster), created: true };
   }
 
   /**
@@ -133,7 +235,7 @@ export class Drain {
     return keys;
   }
 
-  private search(tokens: string[]): Cluster | null {
+  private search(tokens: string[]): { cluster: Cluster; leaf: TreeNode } | null {
     const [length, ...prefix] = this.prefixKeys(tokens);
     let at: TreeNode | undefined = this.root.children.get(length as string);
     if (!at) return null;
@@ -154,15 +256,16 @@ export class Drain {
         bestParams = params;
       }
     }
-    return best && bestSim >= this.options.similarity ? best : null;
+    return best && bestSim >= this.options.similarity ? { cluster: best, leaf: at } : null;
   }
 
-  private insert(cluster: Cluster): void {
+  private insert(cluster: Cluster): TreeNode {
     const [length, ...prefix] = this.prefixKeys(cluster.tokens);
     let at: TreeNode | undefined = this.root.children.get(length as string);
     if (!at) {
       at = node();
       this.root.children.set(length as string, at);
+      this.treeVersion += 1;
     }
     const max = this.options.maxChildren;
     for (const token of prefix) {
@@ -183,11 +286,14 @@ export class Drain {
         if (!next) {
           next = node();
           children.set(key, next);
+          this.treeVersion += 1;
         }
       }
       at = next;
     }
     at.clusters.push(cluster.index);
+    at.version += 1;
+    return at;
   }
 }
 

@@ -6,7 +6,7 @@ import { DRAIN_DEFAULTS, Drain, type DrainOptions } from './drain.js';
 import { detectFormat, type Header, headerFormatOf, type LogFormat, parseAnyHeader } from './formats.js';
 import { emptyLevelCounts, isErrorLevel, type Level } from './levels.js';
 import { type Category, categorise, type Rule, type Severity } from './rules.js';
-import { clip, lastSegment, stripAnsi } from './text.js';
+import { clip, lastSegment, shownText, stripAnsi } from './text.js';
 import { parseTime } from './time.js';
 import { TrainingParser, type TrainingRun } from './training.js';
 
@@ -194,7 +194,7 @@ export class FileAnalyzer {
   private process(text: string, number: number): void {
     this.training.line(text);
     if (this.format === 'metrics-csv') return;
-    const shown = lastSegment(stripAnsi(text));
+    const shown = shownText(text);
     if (shown.trim() === '') return;
     const header =
       this.headerFormat === 'plain'

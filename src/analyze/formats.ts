@@ -1,5 +1,6 @@
 // Log formats: how to find an event's header (time, level, component, message) in one line, and
 // which format a file is written in. Pure functions over strings.
+import { groupsOf, type Positional, positional } from './groups.js';
 import { type Level, normaliseLevel, syslogSeverity } from './levels.js';
 
 export const LOG_FORMATS = [
@@ -211,19 +212,29 @@ export function parseLogfmtLine(line: string): Header | null {
   return structuredHeader(fields, line);
 }
 
-function fromMatch(format: TextFormat, m: RegExpExecArray): Header {
-  const g = m.groups ?? {};
-  const level = format.level ? format.level(g) : normaliseLevel(g.level);
+/** The text formats as headers are read: the same patterns with their groups by position. */
+const READ_FORMATS: (TextFormat & Positional)[] = TEXT_FORMATS.map((f) => ({
+  ...f,
+  ...positional(f.pattern.source, f.pattern.flags),
+}));
+
+function fromMatch(format: TextFormat & Positional, m: RegExpExecArray): Header {
+  const { at } = format;
+  const group = (name: string) => {
+    const i = at[name];
+    return i === undefined ? undefined : m[i];
+  };
+  const level = format.level ? format.level(groupsOf(m, at)) : normaliseLevel(group('level'));
   const header: Header = {
-    time: g.time ?? null,
+    time: group('time') ?? null,
     level,
-    component: g.component ?? null,
-    message: g.msg ?? '',
+    component: group('component') ?? null,
+    message: group('msg') ?? '',
   };
   if (format.name === 'access') {
     // The request line is the message: the client, time and sizes vary on every line.
-    header.message = `${g.request ?? ''} ${g.status ?? ''}`;
-    header.fields = { ...g };
+    header.message = `${group('request') ?? ''} ${group('status') ?? ''}`;
+    header.fields = groupsOf(m, at);
   }
   return header;
 }
@@ -232,7 +243,7 @@ function fromMatch(format: TextFormat, m: RegExpExecArray): Header {
 export function parseHeader(line: string, format: LogFormat): Header | null {
   if (format === 'jsonl') return parseJsonLine(line);
   if (format === 'logfmt') return parseLogfmtLine(line);
-  for (const f of TEXT_FORMATS) {
+  for (const f of READ_FORMATS) {
     if (f.name !== format) continue;
     const m = f.pattern.exec(line);
     if (m) return fromMatch(f, m);
@@ -250,7 +261,7 @@ export function parseAnyHeader(line: string, preferred: LogFormat): Header | nul
   const c = line.charCodeAt(0);
   if (c === 32 || c === 9 || line.length === 0) return null; // indented: a continuation, never a header
   if (c === 123) return parseJsonLine(line);
-  for (const f of TEXT_FORMATS) {
+  for (const f of READ_FORMATS) {
     if (f.name === preferred || f.name === 'access') continue;
     const m = f.pattern.exec(line);
     if (m) return fromMatch(f, m);

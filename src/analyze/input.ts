@@ -8,7 +8,6 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import picomatch from 'picomatch';
 import { UsageError } from '../errors.js';
 import { isBlobAddress, parseBlobAddress } from '../sources/azure/address.js';
 import { openSource, type SourceOptions } from '../sources/index.js';
@@ -40,7 +39,8 @@ export async function listInputs(
   include: string[] = [],
   sourceOptions: SourceOptions = {},
 ): Promise<Inputs> {
-  const isIncluded = include.length > 0 ? picomatch(include, { dot: true }) : () => true;
+  const isIncluded =
+    include.length > 0 ? (await import('picomatch')).default(include, { dot: true }) : () => true;
   const files: InputFile[] = [];
   const sources: Source[] = [];
   const close = async () => {
@@ -149,9 +149,10 @@ export async function readLines(stream: Readable, sink: LineSink, maxLine = MAX_
         }
       }
       let start = 0;
-      let nl = buf.indexOf(10, start);
-      while (nl >= 0) {
-        const piece = buf.subarray(start, nl);
+      const nl = buf.indexOf(10);
+      if (nl >= 0) {
+        // The line the last chunk left open ends here.
+        const piece = buf.subarray(0, nl);
         if (parts.length === 0) emit(piece);
         else {
           if (!overlong) parts.push(piece);
@@ -161,7 +162,34 @@ export async function readLines(stream: Readable, sink: LineSink, maxLine = MAX_
         partLength = 0;
         overlong = false;
         start = nl + 1;
-        nl = buf.indexOf(10, start);
+        // The lines whole in this chunk: decoded at once when valid UTF-8 (no line in it can be
+        // invalid then: a newline byte is never inside a character), one at a time otherwise.
+        const end = buf.lastIndexOf(10);
+        if (end >= start) {
+          const block = buf.subarray(start, end);
+          if (isUtf8(block)) {
+            const text = block.toString('utf8');
+            let at = 0;
+            let next = text.indexOf('\n');
+            while (next >= 0) {
+              number += 1;
+              sink.line(text.slice(at, next), number);
+              at = next + 1;
+              next = text.indexOf('\n', at);
+            }
+            number += 1;
+            sink.line(text.slice(at), number);
+          } else {
+            let at = start;
+            let next = buf.indexOf(10, at);
+            while (next >= 0 && next <= end) {
+              emit(buf.subarray(at, next));
+              at = next + 1;
+              next = buf.indexOf(10, at);
+            }
+          }
+          start = end + 1;
+        }
       }
       if (start < buf.length && !overlong) {
         const rest = buf.subarray(start);

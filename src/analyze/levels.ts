@@ -38,10 +38,22 @@ const NAMES: Record<string, Level> = {
   F: 'CRITICAL',
 };
 
+/** Level words already normalised, as written: a log spells its levels a handful of ways. */
+const SEEN = new Map<string, Level | null>();
+const MAX_SEEN = 1000;
+
 /** The normalised level for a level word as written (any case), or null when it is not one. */
 export function normaliseLevel(word: string | number | undefined | null): Level | null {
   if (word === undefined || word === null) return null;
   if (typeof word === 'number') return levelFromNumber(word);
+  const seen = SEEN.get(word);
+  if (seen !== undefined) return seen;
+  const level = levelFromWord(word);
+  if (SEEN.size < MAX_SEEN && word.length <= 32) SEEN.set(word, level);
+  return level;
+}
+
+function levelFromWord(word: string): Level | null {
   const text = word.trim();
   if (/^\d+$/.test(text)) return levelFromNumber(Number(text));
   // Apache's trace1..trace8.

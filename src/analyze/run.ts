@@ -9,8 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
-import { stringify } from 'csv-stringify/sync';
-import { Piscina } from 'piscina';
 import { type Combined, combine } from './combine.js';
 import { ANALYZE_DEFAULTS, type AnalyzeOptions, type FileSummary } from './file-analyzer.js';
 import { type InputFile, MAX_LINE_BYTES } from './input.js';
@@ -87,9 +85,10 @@ export async function analyzeInputs(
   const threads = await threadsFor(files, options.workers ?? 'auto');
   // The compiled worker; under tsx (tests of the core) there is none and files run inline.
   const workerUrl = new URL('./worker.js', import.meta.url);
+  // The pool (and later the CSV writer) is loaded only when used: a run on one file starts sooner.
   const pool =
     threads >= 2 && import.meta.url.endsWith('.js')
-      ? new Piscina<FileJob, FileSummary>({
+      ? new (await import('piscina')).Piscina<FileJob, FileSummary>({
           filename: workerUrl.href,
           minThreads: threads,
           maxThreads: threads,
@@ -115,6 +114,7 @@ export async function analyzeInputs(
 }
 
 async function writeStructured(jobs: FileJob[], target: string, combined: Combined): Promise<void> {
+  const { stringify } = await import('csv-stringify/sync');
   const out = target === '-' ? process.stdout : createWriteStream(target);
   await write(out, stringify([STRUCTURED_COLUMNS]));
   for (const [index, job] of jobs.entries()) {
