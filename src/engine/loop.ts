@@ -541,11 +541,14 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
 
   let claiming: Promise<void> | null = null;
   const claim = async () => {
-    // Enough to keep every slot busy until the next claim (made when the queue runs dry, while
-    // the slots' items still run), and no more: what one worker holds queued, the others cannot
-    // have, and at the end of a shared job that is the tail everyone waits for. Groups of small
-    // files need more at once.
-    const want = group ? Math.max(slots.limit * 2, group.items * 2) : Math.max(slots.limit * 2, 8);
+    // Enough to keep every slot busy until the next claim (made when the queue runs dry and a slot
+    // is free, while the other slots' items still run), and no more: what one worker holds queued,
+    // the others cannot have, and at the end of a shared job that is the tail everyone waits for
+    // (twice the limit left up to two rounds of items queued on one worker while others idled).
+    // Groups of small files need more at once.
+    const want = group
+      ? Math.max(slots.limit * 2, group.items * 2)
+      : Math.max(slots.limit + Math.ceil(slots.limit / 4), 4);
     const items = await storeCall('claiming items', () =>
       store.leaseItems(job, owner, Math.min(256, want), leaseTtlMs),
     );
