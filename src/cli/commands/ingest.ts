@@ -4,7 +4,7 @@ import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
-import { Governor } from '../../engine/governor/index.js';
+import { Governor, readSpareMemory, startingLimit } from '../../engine/governor/index.js';
 import { tightenHeap } from '../../engine/heap.js';
 import { ingest } from '../../engine/ingest.js';
 import type { RunSummary } from '../../engine/loop.js';
@@ -88,6 +88,9 @@ export async function runIngest(
   const source = await openSource(location, {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
     verbose: Boolean(opts.verbose),
+    // A socket pool smaller than the limit would queue requests inside the HTTP agent, where the
+    // governor reads the wait as the service's latency and cuts for it. One more for the listing.
+    maxSockets: (opts.concurrency ?? opts.maxConcurrency) + 1,
   });
   const store = await openStore(opts.store).catch(async (error) => {
     await source.close();
@@ -98,7 +101,8 @@ export async function runIngest(
     opts.concurrency === undefined
       ? new Governor({
           maxConcurrency: opts.maxConcurrency,
-          initialLimit: Math.min(16, opts.maxConcurrency),
+          // Start as high as the memory the host can spare allows: a short job has no time to ramp.
+          initialLimit: startingLimit(readSpareMemory(), opts.maxConcurrency),
           memoryThreshold: opts.memoryThreshold / 100,
           // Bulk ingestion wants throughput: grow while latency stays within 1.5x its baseline
           // (as Netflix's Gradient2); storage says 503 ServerBusy when it is truly overloaded.
