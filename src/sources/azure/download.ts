@@ -22,9 +22,6 @@ export interface BlobRead {
   fatal: (error: unknown) => UsageError | undefined;
 }
 
-/** Most bytes passed on at once: a small blob arrives whole, a large one in pieces of this size. */
-const PIECE_BYTES = 1 << 20;
-
 interface Try {
   response: BlobDownloadResponseParsed;
   timer: TryTimer;
@@ -39,8 +36,8 @@ interface Try {
  * blob on a flaky link would otherwise never finish. Resuming is safe because the range is pinned: block
  * blobs resume with If-Match on the first ETag (a replaced blob fails the item transiently, to be read again
  * whole), append blobs resume unconditionally since appends never change bytes already written. Memory is a
- * piece or two (PIECE_BYTES): bytes flow as the consumer pulls them, and the stall clock only runs while
- * waiting on the network, never while the consumer is busy.
+ * chunk or two: bytes flow as the consumer pulls them, and the stall clock only runs while waiting on the
+ * network, never while the consumer is busy.
  */
 export async function openBlobStream(read: BlobRead): Promise<Readable> {
   const { name, start, retry, signal } = read;
@@ -53,16 +50,6 @@ export async function openBlobStream(read: BlobRead): Promise<Readable> {
 
   let current = first;
   let closed = false;
-  // Socket reads arrive in pieces of 16-64 KB; each costs a hop through two stream layers and the
-  // consumer's own per-piece work, so they are passed on gathered, up to PIECE_BYTES at a time.
-  let gathered: Buffer[] = [];
-  let held = 0;
-  const take = (): Buffer => {
-    const piece = gathered.length === 1 ? (gathered[0] as Buffer) : Buffer.concat(gathered, held);
-    gathered = [];
-    held = 0;
-    return piece;
-  };
   async function* pump(): AsyncGenerator<Buffer> {
     let reached = start;
     try {
@@ -82,12 +69,9 @@ export async function openBlobStream(read: BlobRead): Promise<Readable> {
             const chunk = next.value as Buffer;
             reached += chunk.length;
             budget.progressed();
-            gathered.push(chunk);
-            held += chunk.length;
-            if (held >= PIECE_BYTES) yield take();
+            yield chunk;
           }
           timer.finish();
-          if (held > 0) yield take();
           // The SDK's stream already checks the length; this also covers a body that ends cleanly but short.
           if (reached >= end) return;
           throw new Error(`received less data than required: ${reached - start} of ${end - start} bytes`);
@@ -95,8 +79,6 @@ export async function openBlobStream(read: BlobRead): Promise<Readable> {
           timer.finish(true);
           body?.destroy();
           if (closed || signal?.aborted || error instanceof ItemError) throw error;
-          // The bytes that came before the break are good: passed on, the resume starts after them.
-          if (held > 0) yield take();
           await failed(budget, error, timer.timedOut(), name);
           requestStats.resumes++;
           const resumed = await requestRange(read, budget, reached, end - reached, resumeIfMatch);
