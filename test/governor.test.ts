@@ -10,7 +10,6 @@ import {
   type HostSample,
   type LimitChange,
   type Outcome,
-  startingLimit,
 } from '../src/engine/governor/controller.js';
 import {
   memoryFraction,
@@ -329,24 +328,6 @@ describe('controller against simulated servers', () => {
       describeChange(cut[0] as LimitChange),
       /^concurrency 50 -> 2\d: latency 300ms > baseline 10\dms$/,
     );
-  });
-
-  test('starts as high as a quarter of the spare memory holds (16 MB an item), from 16 to 64', () => {
-    const GB = 2 ** 30;
-    assert.equal(startingLimit(20 * GB, 256), 64, 'a roomy host starts at 64');
-    assert.equal(startingLimit(2 * GB, 256), 32);
-    assert.equal(startingLimit(0.5 * GB, 256), 16, 'never below the default start');
-    assert.equal(startingLimit(20 * GB, 40), 40, 'never above maxConcurrency');
-    assert.equal(startingLimit(20 * GB, 1), 1);
-  });
-
-  test('a short job loses no time ramping: from the memory-derived start, near capacity within a second', () => {
-    const run = simulate(serverWithCapacity(100), {
-      untilMs: 10_000,
-      initialLimit: startingLimit(16 * 2 ** 30, 256),
-    });
-    assert.ok(run.limitAt(0) >= 64, `started at ${run.limitAt(0)}`);
-    assertWithin(run.limitsBetween(1, 10), 64, 160, 'from the first second on');
   });
 
   test('never exceeds maxConcurrency, however willing the server', () => {

@@ -4,7 +4,7 @@ import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import picomatch from 'picomatch';
-import { Governor, readSpareMemory, startingLimit } from '../../engine/governor/index.js';
+import { Governor } from '../../engine/governor/index.js';
 import { tightenHeap } from '../../engine/heap.js';
 import { ingest } from '../../engine/ingest.js';
 import type { RunSummary } from '../../engine/loop.js';
@@ -101,8 +101,7 @@ export async function runIngest(
     opts.concurrency === undefined
       ? new Governor({
           maxConcurrency: opts.maxConcurrency,
-          // Start as high as the memory the host can spare allows: a short job has no time to ramp.
-          initialLimit: startingLimit(readSpareMemory(), opts.maxConcurrency),
+          initialLimit: Math.min(16, opts.maxConcurrency),
           memoryThreshold: opts.memoryThreshold / 100,
           // Bulk ingestion wants throughput: grow while latency stays within 1.5x its baseline
           // (as Netflix's Gradient2); storage says 503 ServerBusy when it is truly overloaded.

@@ -90,25 +90,6 @@ const MAX_LATENCY_CUT = 0.5;
 // costs throughput and frees little for them; the limit holds there while the pressure lasts.
 const CPU_FLOOR = 0.5;
 
-// Memory one item may hold while it runs (the bytes it gathers and the chunks being parsed), and
-// the share of the spare memory the starting limit may count on: the threshold guards the rest.
-const ITEM_MEMORY_BYTES = 16 << 20;
-const START_MEMORY_SHARE = 0.25;
-// The highest start: a service that cannot take it answers 503 in the first interval, and more
-// calls at once than this rarely pay before latency is known (fast start doubles from here).
-const MAX_START = 64;
-
-/**
- * Where fast start begins: as many items as a quarter of `spareBytes` holds, between the default
- * initialLimit (16) and 64, never above `maxConcurrency`. A short job cannot afford to spend its
- * first second doubling from 16 when the host has room for more.
- */
-export function startingLimit(spareBytes: number, maxConcurrency: number): number {
-  const affordable = Math.floor((spareBytes * START_MEMORY_SHARE) / ITEM_MEMORY_BYTES);
-  const start = Math.min(MAX_START, Math.max(CONTROLLER_DEFAULTS.initialLimit, affordable));
-  return Math.max(1, Math.min(maxConcurrency, start));
-}
-
 /** The additive increase at `limit`: small at low limits, a few percent at high ones. */
 export function additiveStep(limit: number): number {
   return Math.max(1, Math.floor(Math.sqrt(limit)));

@@ -35,37 +35,13 @@ export interface MemoryFacts {
  * limit counts too: it kills the process long before the host runs out.
  */
 export function memoryFraction(facts: MemoryFacts, cgroup: CgroupMemory | undefined): number {
-  const spare = spareMemory(facts, cgroup);
-  const host = facts.rss + spare > 0 ? facts.rss / (facts.rss + spare) : 1;
-  const heap = facts.heapLimit > 0 ? facts.heapUsed / facts.heapLimit : 0;
-  return Math.min(1, Math.max(host, heap));
-}
-
-/** Bytes the host could still give us: MemAvailable, within the cgroup's limit and the budget. */
-export function spareMemory(
-  facts: Pick<MemoryFacts, 'rss' | 'hostAvailable' | 'totalMem'>,
-  cgroup: CgroupMemory | undefined,
-): number {
   let spare = facts.hostAvailable;
   if (cgroup) spare = Math.min(spare, Math.max(0, cgroup.limit - cgroup.used));
   const budget = Math.min(facts.totalMem, cgroup?.limit ?? Number.POSITIVE_INFINITY);
-  return Math.min(spare, Math.max(0, budget - facts.rss));
-}
-
-/** Spare memory of this host now (see spareMemory). */
-export function readSpareMemory(read: ReadText = readText): number {
-  return spareMemory(readMemoryFacts(read), readCgroupMemory(read));
-}
-
-function readMemoryFacts(read: ReadText): MemoryFacts {
-  const heap = v8.getHeapStatistics();
-  return {
-    rss: process.memoryUsage.rss(),
-    hostAvailable: meminfoAvailable(read) ?? os.freemem(),
-    totalMem: os.totalmem(),
-    heapUsed: heap.used_heap_size,
-    heapLimit: heap.heap_size_limit,
-  };
+  spare = Math.min(spare, Math.max(0, budget - facts.rss));
+  const host = facts.rss + spare > 0 ? facts.rss / (facts.rss + spare) : 1;
+  const heap = facts.heapLimit > 0 ? facts.heapUsed / facts.heapLimit : 0;
+  return Math.min(1, Math.max(host, heap));
 }
 
 export interface CgroupMemory {
@@ -182,8 +158,16 @@ export function createHostSampler(options: HostSamplerOptions = {}): HostSampler
 
   return {
     sample(): HostSample {
+      const heap = v8.getHeapStatistics();
+      const facts: MemoryFacts = {
+        rss: process.memoryUsage.rss(),
+        hostAvailable: meminfoAvailable(read) ?? os.freemem(),
+        totalMem: os.totalmem(),
+        heapUsed: heap.used_heap_size,
+        heapLimit: heap.heap_size_limit,
+      };
       return {
-        memoryFraction: memoryFraction(readMemoryFacts(read), readCgroupMemory(read)),
+        memoryFraction: memoryFraction(facts, readCgroupMemory(read)),
         cpuFraction: cpuFraction(),
         eventLoopLagMs: lag.takeWorst(),
       };

@@ -14,9 +14,8 @@ import { Limiter } from './limiter.js';
 export type { Verdict } from './classify.js';
 export { classifyFailure } from './classify.js';
 export type { ControllerOptions, HostSample, LimitChange, Outcome } from './controller.js';
-export { describeChange, startingLimit } from './controller.js';
+export { describeChange } from './controller.js';
 export type { HostSampler } from './host.js';
-export { readSpareMemory } from './host.js';
 
 export interface GovernorOptions extends ControllerOptions {
   /** Milliseconds now. Default: performance.timeOrigin + performance.now(), epoch ms that never jump back. */
