@@ -26,7 +26,7 @@ const DEFAULT: Name[] = ['local', 'azure', 'memory', 'workers', 'store', 'exec',
 const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,workers,store,exec,rows,profile] [--runs N]
   --quick   small datasets, one run each: proves the harness works end to end (about a minute)
   --only    which benchmarks (comma-separated; default all but profile, which is on demand)
-  --runs    timed runs per contender for the local benchmark (default 3, 1 with --quick)`;
+  --runs    timed runs per contender for the local and azure benchmarks (default 3, 1 with --quick)`;
 
 function options(): { quick: boolean; only: Name[]; runs: number } {
   const { values } = parseArgs({

@@ -284,6 +284,52 @@ describe('controller against simulated servers', () => {
     assert.equal(controller.sampleHost(calm, 4000), undefined);
   });
 
+  test('CPU pressure cuts at most to half the limit it found, and holds there while it lasts', () => {
+    // The busy CPU we read is mostly others' (programs, a server on this host answering us):
+    // cutting on and on would take us to 1 and free little for them.
+    const controller = new ConcurrencyController({ initialLimit: 100 }, 0);
+    const busy = { ...calm, cpuFraction: 0.9 };
+    const limits: number[] = [];
+    for (let t = 1000; t <= 30_000; t += 1000) {
+      controller.sampleHost(busy, t);
+      limits.push(controller.limit);
+    }
+    assert.deepEqual(limits.slice(0, 8), [90, 81, 72, 64, 57, 51, 50, 50]);
+    assertWithin(limits.slice(6), 50, 50, 'held at the floor while the pressure lasts');
+    // Memory is ours: its cuts go below the CPU floor.
+    const memory = controller.sampleHost({ ...busy, memoryFraction: 0.9 }, 31_000);
+    assert.deepEqual(memory, { at: 31_000, from: 50, to: 35, reason: 'memory 90% > 75%, CPU 90% > 75%' });
+    // Once the pressure has gone, a new episode starts from the limit it finds.
+    controller.sampleHost(calm, 32_000);
+    for (let t = 33_000; t <= 60_000; t += 1000) controller.sampleHost(busy, t);
+    assert.equal(controller.limit, 17);
+  });
+
+  test('one slow interval is a pause, not overload: latency must stay risen two intervals to cut', () => {
+    // At the cap, so the limit can only move by a cut. Each interval (250 ms) brings 10 calls.
+    const controller = new ConcurrencyController({ initialLimit: 50, maxConcurrency: 50 }, 0);
+    let now = 0;
+    const interval = (rttMs: number) => {
+      const changes: LimitChange[] = [];
+      for (let i = 0; i < 10; i++) {
+        now += 25;
+        const c = controller.observe({ rttMs, outcome: 'ok', inFlight: 50 }, now);
+        if (c) changes.push(c);
+      }
+      return changes;
+    };
+    for (let i = 0; i < 8; i++) assert.deepEqual(interval(100), [], 'steady at the cap');
+    assert.deepEqual(interval(300), [], 'one slow interval');
+    assert.deepEqual(interval(100), [], 'back to normal');
+    assert.deepEqual(interval(300), [], 'slow again: the first of a run');
+    const cut = interval(300);
+    assert.equal(cut.length, 1, 'the second slow interval in a row cuts');
+    assert.match(
+      describeChange(cut[0] as LimitChange),
+      /^concurrency 50 -> 2\d: latency 300ms > baseline 10\dms$/,
+    );
+  });
+
   test('never exceeds maxConcurrency, however willing the server', () => {
     for (const maxConcurrency of [40, 256]) {
       const run = simulate(serverWithCapacity(Number.POSITIVE_INFINITY), { untilMs: 60_000, maxConcurrency });

@@ -1,6 +1,7 @@
 // What users write against a storage account before sluice: list the container with the Azure
 // SDK, then download and parse every blob: one at a time (concurrency 1, "the overnight script"),
-// or N at once with a plain promise pool (the usual "make it parallel" fix, here 100).
+// or N at once with a plain promise pool (the usual "make it parallel" fix; the benchmark tries
+// 16, 64, 100 and 256).
 // Usage: AZURE_STORAGE_CONNECTION_STRING=... node bench/naive/azure-download.mjs <container> <concurrency>
 // Prints the summary as JSON, with how many blobs failed (after the SDK's own retries).
 import { BlobServiceClient } from '@azure/storage-blob';

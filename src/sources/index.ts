@@ -9,6 +9,8 @@ export interface SourceOptions {
   /** Azure Storage connection string (else $AZURE_STORAGE_CONNECTION_STRING, a SAS, a key, or DefaultAzureCredential). */
   connectionString?: string;
   verbose?: boolean;
+  /** Most requests at once to a blob service: at least the most items a run may have at once. */
+  maxSockets?: number;
 }
 
 export async function openSource(location: string, options: SourceOptions = {}): Promise<Source> {
@@ -16,10 +18,10 @@ export async function openSource(location: string, options: SourceOptions = {}):
     // Loaded only when needed: the Azure SDK is large, and a folder ingest should not pay for it.
     const { configureAzureLogging, openAzureSource } = await import('./azure/index.js');
     configureAzureLogging(Boolean(options.verbose));
-    return openAzureSource(
-      location,
-      options.connectionString ? { connectionString: options.connectionString } : {},
-    );
+    return openAzureSource(location, {
+      ...(options.connectionString ? { connectionString: options.connectionString } : {}),
+      ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}),
+    });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !/^file:\/\//i.test(location)) {
     throw new UsageError(

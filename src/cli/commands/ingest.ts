@@ -88,6 +88,9 @@ export async function runIngest(
   const source = await openSource(location, {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
     verbose: Boolean(opts.verbose),
+    // A socket pool smaller than the limit would queue requests inside the HTTP agent, where the
+    // governor reads the wait as the service's latency and cuts for it. One more for the listing.
+    maxSockets: (opts.concurrency ?? opts.maxConcurrency) + 1,
   });
   const store = await openStore(opts.store).catch(async (error) => {
     await source.close();

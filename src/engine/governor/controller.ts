@@ -85,6 +85,10 @@ const MIN_INTERVAL_MS = 250;
 const MAX_INTERVAL_MS = 5000;
 // The deepest cut for latency: one slow interval (a GC pause, a huge blob) must not halve us twice.
 const MAX_LATENCY_CUT = 0.5;
+// The deepest CPU pressure cuts in all, from the limit they found: the busy CPU we read is mostly
+// not ours (other programs, a server on the same host that answers us), so past halving, a cut
+// costs throughput and frees little for them; the limit holds there while the pressure lasts.
+const CPU_FLOOR = 0.5;
 
 /** The additive increase at `limit`: small at low limits, a few percent at high ones. */
 export function additiveStep(limit: number): number {
@@ -138,7 +142,11 @@ export class ConcurrencyController {
   #lastHostDecreaseAt = Number.NEGATIVE_INFINITY;
   /** Mean latency that caused the last latency cut, until latency is back to normal. */
   #congestedRtt: number | undefined;
+  /** Measured intervals in a row with latency risen: a cut needs two. */
+  #risen = 0;
   #host: HostSample | undefined;
+  /** While CPU pressure lasts: the lowest limit it may cut to (CPU_FLOOR of the limit it found). */
+  #cpuFloor: number | undefined;
   /** Push-backs since the last change, by what the service said, for the reason string. */
   #pushBacks = new Map<string, number>();
 
@@ -190,30 +198,38 @@ export class ConcurrencyController {
     this.#host = sample;
     this.#lagSamplesOver =
       sample.eventLoopLagMs > this.#o.eventLoopLagThresholdMs ? this.#lagSamplesOver + 1 : 0;
+    if (sample.cpuFraction > this.#o.cpuThreshold)
+      this.#cpuFloor ??= Math.max(1, Math.floor(this.#limit * CPU_FLOOR));
+    else this.#cpuFloor = undefined;
     const over = this.#hostPressure(sample);
     // Once per decision period: work started before a cut still holds its memory until it ends.
     if (over.length > 0 && now >= this.#lastHostDecreaseAt + 2 * this.#intervalMs()) {
-      this.#lastHostDecreaseAt = now;
-      const factor = Math.min(...over.map((p) => p.factor));
-      const change = this.#decrease(factor, over.map((p) => p.reason).join(', '), now);
-      if (change) return change;
+      // The deepest cut any pressure asks for, each within its own floor.
+      const to = Math.min(...over.map((p) => Math.max(p.floor, Math.floor(this.#limit * p.factor))));
+      if (to < this.#limit) {
+        this.#lastHostDecreaseAt = now;
+        const change = this.#decreaseTo(to, over.map((p) => p.reason).join(', '), now);
+        if (change) return change;
+      }
     }
     return this.#endIntervalIfDue(now);
   }
 
-  #hostPressure(s: HostSample): { reason: string; factor: number }[] {
+  #hostPressure(s: HostSample): { reason: string; factor: number; floor: number }[] {
     const o = this.#o;
-    const over: { reason: string; factor: number }[] = [];
+    const over: { reason: string; factor: number; floor: number }[] = [];
     if (s.memoryFraction > o.memoryThreshold) {
       over.push({
         reason: `memory ${pct(s.memoryFraction, o.memoryThreshold)} > ${pct(o.memoryThreshold)}`,
         factor: o.pushBackDecrease,
+        floor: 1,
       });
     }
     if (s.cpuFraction > o.cpuThreshold) {
       over.push({
         reason: `CPU ${pct(s.cpuFraction, o.cpuThreshold)} > ${pct(o.cpuThreshold)}`,
         factor: o.latencyDecrease,
+        floor: this.#cpuFloor ?? 1,
       });
     }
     // One late timer is a pause (start-up, a large listing page parsed at once); lag that lasts is load.
@@ -221,6 +237,7 @@ export class ConcurrencyController {
       over.push({
         reason: `event-loop lag ${ms(s.eventLoopLagMs)} > ${ms(o.eventLoopLagThresholdMs)}`,
         factor: o.latencyDecrease,
+        floor: 1,
       });
     }
     return over;
@@ -249,6 +266,11 @@ export class ConcurrencyController {
       DEVIATION_SCALE * Math.sqrt(baseline.callVariance / n),
     );
     if (rtt > baseline.mean + allowed) {
+      // One slow interval is a pause (a neighbour's burst of CPU, a collection, a few huge
+      // blobs); queueing we cause lasts. Hold, and cut if the next interval is slow too.
+      this.#fastStart = false;
+      this.#risen += 1;
+      if (this.#risen < 2) return undefined;
       // After a cut in step with the rise, latency we caused falls back to the baseline; latency
       // the service added stays. Closer to staying: accept it as the new normal.
       if (this.#congestedRtt !== undefined && rtt > (this.#congestedRtt + baseline.mean) / 2) {
@@ -262,6 +284,7 @@ export class ConcurrencyController {
       return this.#decrease(factor, `latency ${ms(rtt)} > baseline ${ms(baseline.mean)}`, now);
     }
     this.#congestedRtt = undefined;
+    this.#risen = 0;
     const holds = rtt <= baseline.mean + allowed / 2;
     if (rtt < baseline.mean - allowed) {
       // A clearly faster service: a level shift, not noise. Without this we would queue up to
@@ -297,9 +320,13 @@ export class ConcurrencyController {
   }
 
   #decrease(factor: number, reason: string, now: number): LimitChange | undefined {
+    return this.#decreaseTo(Math.floor(this.#limit * factor), reason, now);
+  }
+
+  #decreaseTo(to: number, reason: string, now: number): LimitChange | undefined {
     this.#fastStart = false;
     this.#lastDecreaseAt = now;
-    const change = this.#change(Math.max(1, Math.floor(this.#limit * factor)), reason, now);
+    const change = this.#change(Math.max(1, to), reason, now);
     this.#anchorLimit = this.#limit;
     return change;
   }
@@ -308,6 +335,7 @@ export class ConcurrencyController {
     const from = this.#limit;
     if (to === from) return undefined;
     this.#limit = to;
+    this.#risen = 0;
     this.#pushBacks.clear();
     // Judge the new limit by calls that ran under it: let one interval of older calls drain first.
     const interval = this.#intervalMs();
