@@ -175,13 +175,6 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
     return files;
   };
 
-  /** The mark of a local file's last bytes read, ending at `end`. */
-  const localMark = async (id: string, end: number, signal: AbortSignal): Promise<TailMark | undefined> => {
-    if (end === 0) return undefined;
-    const length = Math.min(MARK_BYTES, end);
-    return markOf(await readRange(id, end - length, length, signal), end);
-  };
-
   const isLocal = Boolean(source.localPath);
   return {
     name: 'azure-logs',
@@ -201,11 +194,9 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
       let result: PassResult;
       let mark: TailMark | undefined;
       if (local) {
-        result = toResult(
-          [(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput],
-          item.id,
-        );
-        mark = await localMark(item.id, resume.offset + result.bytes, signal);
+        const out = (await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput;
+        result = toResult([out], item.id);
+        mark = out.mark;
       } else {
         result = await parseStream(
           await source.open(item.id, resume.offset, signal),
@@ -263,8 +254,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
                 continue;
               }
               const resume = from.get(r.id) as Resume;
-              const mark = await localMark(r.id, resume.offset + r.bytes, signal);
-              results.push({ id: r.id, ...outcome(r, resume, mark, kept.get(r.id)) });
+              results.push({ id: r.id, ...outcome(r, resume, r.mark, kept.get(r.id)) });
             }
             return { delta: Delta.fromData(out.delta), items: results };
           },
