@@ -30,10 +30,16 @@ const CHUNK_BYTES = 4 << 20;
 const INLINE_BYTES = 256 << 10;
 /** Chunks of one item parsed at once: bounds an item's memory whatever the blob's size. */
 const CHUNKS_IN_FLIGHT = 2;
-/** Most local files parsed as one job, and their most bytes (a group stops growing past it). */
-const GROUP_ITEMS = 32;
+/**
+ * Most local files parsed as one job, and their most bytes (a group stops growing past it). Each job
+ * costs the main thread a hand-off, a result to merge and a place in a commit, whatever its size.
+ */
+const GROUP_ITEMS = 128;
 const GROUP_BYTES = 8 << 20;
-/** With --keep-rows, groups this many times larger (each group's rows are one write). */
+/**
+ * With --keep-rows, groups may hold this many times more bytes (each group's rows are one write, of
+ * a file per day); not more files: the rows of more files at once raise the peak memory.
+ */
 const ROWS_GROUP_FACTOR = 4;
 /** Errors that reading again cannot mend (the file is gone or unreadable). */
 const PERMANENT = /\b(ENOENT|EACCES|EPERM|EISDIR|ENOTDIR|ELOOP)\b/;
@@ -182,7 +188,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
     ...(isLocal
       ? {
           groupLimits: keepRows
-            ? { items: GROUP_ITEMS * ROWS_GROUP_FACTOR, bytes: GROUP_BYTES * ROWS_GROUP_FACTOR }
+            ? { items: GROUP_ITEMS, bytes: GROUP_BYTES * ROWS_GROUP_FACTOR }
             : { items: GROUP_ITEMS, bytes: GROUP_BYTES },
         }
       : {}),
