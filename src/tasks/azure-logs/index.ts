@@ -182,6 +182,9 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
   };
 
   const isLocal = Boolean(source.localPath);
+  // Local files are all parsed on the pool: its threads start now, loading their modules while the
+  // folder is being listed, not once the first files wait for them.
+  if (isLocal && threads > 0) workers();
   return {
     name: 'azure-logs',
     // Kept rows cost a few ms per file written whatever its size: larger groups, fewer files.
