@@ -1,11 +1,13 @@
 // Parse jobs as the worker threads run them: a group of local files adds into one tally, and
 // the group's delta is exactly the sum of what each file gives alone, whatever fails.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Delta } from '../src/aggregate/delta.js';
+import { MARK_BYTES, markOf } from '../src/tasks/azure-logs/checkpoint.js';
 import parseJob, { type GroupOutput, type ParseOutput } from '../src/tasks/azure-logs/worker.js';
 
 const line = (i: number, fields: Record<string, unknown> = {}) =>
@@ -73,7 +75,12 @@ describe('parse jobs', () => {
         resume: alone.resume,
         records: alone.records,
         bytes: alone.bytes,
+        mark: alone.mark,
       });
+      // The mark of the last bytes read, as a later pass reads them back to tell an append from a rewrite.
+      const end = file.resume.offset + alone.bytes;
+      const body = readFileSync(file.path);
+      assert.deepEqual(alone.mark, markOf(body.subarray(Math.max(0, end - MARK_BYTES), end), end));
     }
     assert.deepEqual(plain(Delta.fromData(group.delta)), plain(sum));
     assert.equal(

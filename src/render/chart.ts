@@ -1,7 +1,17 @@
 // Charts as SVG strings, rendered on the server with ECharts (no script in the page), and SVG to
 // PNG with resvg. Shared by `analyze --plots`, `analyze --format html` and the report pages.
-import { Resvg } from '@resvg/resvg-js';
-import * as echarts from 'echarts';
+import { createRequire } from 'node:module';
+import type * as ResvgModule from '@resvg/resvg-js';
+import type * as Echarts from 'echarts';
+
+// Loaded on the first chart, not with the module: ECharts is hundreds of files, and a command that
+// imports this one without drawing (`report --format json`) would spend half its time loading them.
+const require = createRequire(import.meta.url);
+let echartsModule: typeof Echarts | undefined;
+const echarts = () => {
+  echartsModule ??= require('echarts') as typeof Echarts;
+  return echartsModule;
+};
 
 /** System fonts resvg can find here; text in the SVG names them so PNGs show their labels. */
 export const CHART_FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
@@ -38,8 +48,8 @@ export interface BarChartSpec {
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2'];
 
-function render(option: echarts.EChartsOption, width: number, height: number): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+function render(option: Echarts.EChartsOption, width: number, height: number): string {
+  const chart = echarts().init(null, null, { renderer: 'svg', ssr: true, width, height });
   try {
     chart.setOption({ animation: false, textStyle: { fontFamily: CHART_FONT }, color: PALETTE, ...option });
     return chart.renderToSVGString();
@@ -122,6 +132,7 @@ export function barChartSvg(spec: BarChartSpec): string {
 
 /** A PNG of an SVG, text drawn with the system's fonts (DejaVu Sans where present). */
 export function svgToPng(svg: string, background = '#ffffff'): Buffer {
+  const { Resvg } = require('@resvg/resvg-js') as typeof ResvgModule;
   const png = new Resvg(svg, {
     background,
     font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },

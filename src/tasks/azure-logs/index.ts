@@ -30,10 +30,16 @@ const CHUNK_BYTES = 4 << 20;
 const INLINE_BYTES = 256 << 10;
 /** Chunks of one item parsed at once: bounds an item's memory whatever the blob's size. */
 const CHUNKS_IN_FLIGHT = 2;
-/** Most local files parsed as one job, and their most bytes (a group stops growing past it). */
-const GROUP_ITEMS = 32;
+/**
+ * Most local files parsed as one job, and their most bytes (a group stops growing past it). Each job
+ * costs the main thread a hand-off, a result to merge and a place in a commit, whatever its size.
+ */
+const GROUP_ITEMS = 128;
 const GROUP_BYTES = 8 << 20;
-/** With --keep-rows, groups this many times larger (each group's rows are one write). */
+/**
+ * With --keep-rows, groups may hold this many times more bytes (each group's rows are one write, of
+ * a file per day); not more files: the rows of more files at once raise the peak memory.
+ */
 const ROWS_GROUP_FACTOR = 4;
 /** Errors that reading again cannot mend (the file is gone or unreadable). */
 const PERMANENT = /\b(ENOENT|EACCES|EPERM|EISDIR|ENOTDIR|ELOOP)\b/;
@@ -175,21 +181,17 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
     return files;
   };
 
-  /** The mark of a local file's last bytes read, ending at `end`. */
-  const localMark = async (id: string, end: number, signal: AbortSignal): Promise<TailMark | undefined> => {
-    if (end === 0) return undefined;
-    const length = Math.min(MARK_BYTES, end);
-    return markOf(await readRange(id, end - length, length, signal), end);
-  };
-
   const isLocal = Boolean(source.localPath);
+  // Local files are all parsed on the pool: its threads start now, loading their modules while the
+  // folder is being listed, not once the first files wait for them.
+  if (isLocal && threads > 0) workers();
   return {
     name: 'azure-logs',
     // Kept rows cost a few ms per file written whatever its size: larger groups, fewer files.
     ...(isLocal
       ? {
           groupLimits: keepRows
-            ? { items: GROUP_ITEMS * ROWS_GROUP_FACTOR, bytes: GROUP_BYTES * ROWS_GROUP_FACTOR }
+            ? { items: GROUP_ITEMS, bytes: GROUP_BYTES * ROWS_GROUP_FACTOR }
             : { items: GROUP_ITEMS, bytes: GROUP_BYTES },
         }
       : {}),
@@ -201,11 +203,9 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
       let result: PassResult;
       let mark: TailMark | undefined;
       if (local) {
-        result = toResult(
-          [(await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput],
-          item.id,
-        );
-        mark = await localMark(item.id, resume.offset + result.bytes, signal);
+        const out = (await run({ kind: 'file', path: local, resume }, signal)) as ParseOutput;
+        result = toResult([out], item.id);
+        mark = out.mark;
       } else {
         result = await parseStream(
           await source.open(item.id, resume.offset, signal),
@@ -263,8 +263,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
                 continue;
               }
               const resume = from.get(r.id) as Resume;
-              const mark = await localMark(r.id, resume.offset + r.bytes, signal);
-              results.push({ id: r.id, ...outcome(r, resume, mark, kept.get(r.id)) });
+              results.push({ id: r.id, ...outcome(r, resume, r.mark, kept.get(r.id)) });
             }
             return { delta: Delta.fromData(out.delta), items: results };
           },

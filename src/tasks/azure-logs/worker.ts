@@ -3,12 +3,13 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { DeltaData } from '../../aggregate/delta.js';
 import { type RowBatchData, RowCollector } from '../../rows/batch.js';
-import type { Resume, TaskResult } from './checkpoint.js';
+import { MARK_BYTES, markOf, type Resume, type TailMark, type TaskResult } from './checkpoint.js';
 import { BlobParser, type ParseLimits, parseBlob, Tally } from './parse.js';
 
 /** Largest read from a local file at once. */
 const READ_CHUNK = 4 << 20;
 const readBuffer = Buffer.allocUnsafeSlow(READ_CHUNK);
+const markBuffer = Buffer.allocUnsafeSlow(MARK_BYTES);
 
 export type ParseJob = (
   | { kind: 'file'; path: string; resume: Resume }
@@ -29,11 +30,16 @@ export interface ParseOutput {
   bytes: number;
   /** The records' rows, when asked for; their lines count from `resume.lines` (0 for a chunk). */
   rows?: RowBatchData;
+  /** A local file's mark of the last bytes read (none when nothing was read). */
+  mark?: TailMark;
 }
 
 export interface GroupOutput {
   delta: DeltaData;
-  items: ({ id: string; resume: Resume; records: number; bytes: number } | { id: string; error: string })[];
+  items: (
+    | { id: string; resume: Resume; records: number; bytes: number; mark?: TailMark }
+    | { id: string; error: string }
+  )[];
   /** The rows of the files that parsed, each file's under its id, when asked for. */
   rows?: RowBatchData;
 }
@@ -55,7 +61,13 @@ function parseFiles(
   for (const file of files) {
     try {
       const result = parseFile(file.path, file.resume, limits, tally, rows);
-      items.push({ id: file.id, resume: result.resume, records: result.records, bytes: result.bytes });
+      items.push({
+        id: file.id,
+        resume: result.resume,
+        records: result.records,
+        bytes: result.bytes,
+        ...(result.mark ? { mark: result.mark } : {}),
+      });
       rows?.endItem(file.id);
     } catch (error) {
       items.push({ id: file.id, error: (error as Error).message });
@@ -67,7 +79,7 @@ function parseFiles(
 
 function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
   const rows = job.rows ? new RowCollector() : undefined;
-  const result =
+  const result: TaskResult & { mark?: TailMark } =
     job.kind === 'bytes'
       ? parseBlob(job.bytes, job.resume, job.limits, rows)
       : parseFile(job.path, job.resume, job.limits, undefined, rows);
@@ -77,12 +89,14 @@ function parseOne(job: Exclude<ParseJob, { kind: 'files' }>): ParseOutput {
     resume: result.resume,
     records: result.records,
     bytes: result.bytes,
+    ...(result.mark ? { mark: result.mark } : {}),
     ...(rows ? { rows: rows.take() } : {}),
   };
 }
 
 /**
- * Reads a local file from its resume offset and parses it. With a shared `tally`, the file counts
+ * Reads a local file from its resume offset and parses it, and marks the last bytes read (see
+ * checkpoint.ts) while the file is open, here rather than on the main thread. With a shared `tally`, the file counts
  * into it only once it has been read whole (a read error then leaves the tally untouched); a file
  * larger than one read is parsed on its own tally, added to the shared one when it has all parsed.
  */
@@ -92,7 +106,7 @@ function parseFile(
   limits?: ParseLimits,
   shared?: Tally,
   rows?: RowCollector,
-): TaskResult {
+): TaskResult & { mark?: TailMark } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -107,7 +121,7 @@ function parseFile(
       const n = readFully(fd, resume.offset, size - resume.offset);
       const parser = new BlobParser(resume, shared, limits, rows);
       parser.push(readBuffer.subarray(0, n));
-      return parser.end();
+      return withMark(fd, parser.end(), resume);
     }
     const parser = new BlobParser(resume, undefined, limits, rows);
     let position = resume.offset;
@@ -120,17 +134,26 @@ function parseFile(
     }
     const result = parser.end();
     shared?.add(result.delta);
-    return result;
+    return withMark(fd, result, resume);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Reads up to `length` bytes at `position` into the thread's buffer; fewer if the file ends first. */
-function readFully(fd: number, position: number, length: number): number {
+/** The result with the mark of the bytes it read last: the MARK_BYTES (or fewer) that end where it stopped reading. */
+function withMark(fd: number, result: TaskResult, resume: Resume): TaskResult & { mark?: TailMark } {
+  const end = resume.offset + result.bytes;
+  if (end === 0) return result;
+  const length = Math.min(MARK_BYTES, end);
+  const n = readFully(fd, end - length, length, markBuffer);
+  return { ...result, mark: markOf(markBuffer.subarray(0, n), end) };
+}
+
+/** Reads up to `length` bytes at `position` into `into` (the thread's read buffer); fewer if the file ends first. */
+function readFully(fd: number, position: number, length: number, into = readBuffer): number {
   let n = 0;
   while (n < length) {
-    const got = readSync(fd, readBuffer, n, length - n, position + n);
+    const got = readSync(fd, into, n, length - n, position + n);
     if (got === 0) break;
     n += got;
   }
