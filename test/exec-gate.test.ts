@@ -219,6 +219,47 @@ describe('capacity: how many children the host can take', () => {
     assert.deepEqual(limits, [4, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2]);
   });
 
+  test("sluice's own event loop saturated: no child is added, and one is taken away", () => {
+    const capacity = new ChildCapacity({ initial: 4, settleMs: 2000 });
+    // Trivial children: they finish at once, take nothing the host would notice.
+    const idle = { budgetBytes: 64 * GiB, usedBytes: 4 * GiB, cpuFraction: 0.1, cores: 2 };
+    capacity.finished({ startedAt: 9_000, peakRssBytes: 2 * MiB, cpuCores: 0.01 });
+    assert.equal(
+      capacity.decide({ ...idle, loopBusy: 0.5 }, [], 4, 10_000)?.to,
+      5,
+      'grows while the loop has room',
+    );
+    assert.equal(
+      capacity.decide({ ...idle, loopBusy: 0.95 }, [], 5, 10_250),
+      undefined,
+      'no growth when saturated',
+    );
+    const five: ChildReading[] = Array.from({ length: 5 }, (_, i) => ({
+      id: i + 1,
+      startedAt: 10_400,
+      rssBytes: 2 * MiB,
+      previousRssBytes: 2 * MiB,
+      cpuCores: 0.01,
+    }));
+    const cut = capacity.decide({ ...idle, loopBusy: 0.95 }, five, 5, 10_500);
+    assert.deepEqual(cut && { from: cut.from, to: cut.to }, { from: 5, to: 4 });
+    assert.match(cut?.message ?? '', /event loop 95 % busy/);
+  });
+
+  test('children that end at once add at most one child per reading of the host', () => {
+    const capacity = new ChildCapacity({ initial: 2 });
+    const host = { budgetBytes: 64 * GiB, usedBytes: 4 * GiB, cpuFraction: 0.1, cores: 2, loopBusy: 0.2 };
+    // Between two samples, a hundred trivial children end, each deciding on the same reading.
+    for (let i = 0; i < 100; i += 1) {
+      capacity.finished({ startedAt: 10_000 + i, peakRssBytes: MiB, cpuCores: 0 });
+      capacity.decide(host, [], capacity.limit, 10_000 + i);
+    }
+    assert.equal(capacity.limit, 3);
+    capacity.finished({ startedAt: 10_200, peakRssBytes: MiB, cpuCores: 0 });
+    capacity.decide({ ...host }, [], 3, 10_250); // the next sample: one more
+    assert.equal(capacity.limit, 4);
+  });
+
   test('a failed spawn lowers the number below what was running', () => {
     const capacity = new ChildCapacity({ initial: 8 });
     const d = capacity.spawnFailed(8, 'EAGAIN');

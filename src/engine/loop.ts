@@ -553,6 +553,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       store.leaseItems(job, owner, Math.min(256, want), leaseTtlMs),
     );
     queue.push(...items);
+    if (task.prepare) for (const item of items) task.prepare(item);
   };
 
   let waitingSaid = '';

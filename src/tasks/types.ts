@@ -50,6 +50,12 @@ export interface Task {
    */
   runGroup?(items: LeasedItem[], signal: AbortSignal): Promise<GroupOutcome>;
   readonly groupLimits?: { items: number; bytes: number };
+  /**
+   * Called as items are claimed, before a slot is free for them: work that needs no slot and would
+   * otherwise sit on each item's critical path (the exec task creates output folders and files).
+   * Must not throw; `run` reports what went wrong.
+   */
+  prepare?(item: LeasedItem): void;
   /** Frees what the task holds (worker threads, children). */
   close(): Promise<void>;
 }

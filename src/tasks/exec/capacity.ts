@@ -31,7 +31,16 @@ export interface HostReading {
   cpuFraction: number;
   /** CPUs this process may use (the cgroup quota, else all). */
   cores: number;
+  /**
+   * Share of the last interval sluice's own event loop was busy, 0..1 (absent: not measured). Every
+   * child costs it a little (starting it, reading its end, committing its item); when it is
+   * saturated another child only waits in its queue, so the number does not grow past it.
+   */
+  loopBusy?: number;
 }
+
+/** Event-loop busy share above which no child is added, and (twice in a row) one is taken away. */
+const LOOP_BUSY = 0.85;
 
 /** One running child as sampled. */
 export interface ChildReading {
@@ -70,6 +79,9 @@ export class ChildCapacity {
   /** Start time of the latest-started child that finished: it proved the last increase if after it. */
   #provedUpTo = Number.NEGATIVE_INFINITY;
   #cpuOver = 0;
+  #loopOver = 0;
+  /** The host reading the last increase was decided on. */
+  #grewOn: HostReading | undefined;
   #stopHoldUntil = Number.NEGATIVE_INFINITY;
   #cpuHoldUntil = Number.NEGATIVE_INFINITY;
 
@@ -129,6 +141,8 @@ export class ChildCapacity {
     const one = this.expected(children);
     const each = one ? `, one child ≈ ${bytes(one.rssBytes)}` : '';
     this.#cpuOver = host.cpuFraction > this.cpuThreshold ? this.#cpuOver + 1 : 0;
+    const loopBusy = host.loopBusy ?? 0;
+    this.#loopOver = loopBusy > LOOP_BUSY ? this.#loopOver + 1 : 0;
 
     if (memory >= this.criticalMemory && running >= 2 && now >= this.#stopHoldUntil) {
       // The only child is never stopped: started again it would take as much, and nothing would be gained.
@@ -159,15 +173,30 @@ export class ChildCapacity {
         `CPU ${pct(host.cpuFraction)} > ${pct(this.cpuThreshold)}`,
       );
     }
-    // Growth: only while the limit is in use, the last increase has proved itself, and one more fits.
-    if (inUse < from || from >= this.max || !this.#proved(children, now)) return undefined;
+    // sluice's own loop saturated: the children it has already keep it busy; more only queue.
+    if (this.#loopOver >= 2 && from > 1 && now >= this.#cpuHoldUntil) {
+      this.#loopOver = 0;
+      this.#cpuHoldUntil = now + this.settleMs;
+      return this.#set(
+        Math.max(1, Math.min(from - 1, inUse)),
+        `sluice's event loop ${pct(loopBusy)} busy > ${pct(LOOP_BUSY)}: more children would only queue`,
+      );
+    }
+    // Growth: only while the limit is in use, the last increase has proved itself, and one more fits,
+    // and at most once per reading of the host: children that end at once (trivial commands) each
+    // prove the last increase, and deciding on every end from one reading ran the number up to its
+    // cap within a second, on a host that reading no longer described.
+    if (inUse < from || from >= this.max || host === this.#grewOn || !this.#proved(children, now))
+      return undefined;
     const rss = one?.rssBytes ?? 0;
     // Children still below what one takes will grow into it: count that before adding another.
     const growing = children.reduce((sum, c) => sum + Math.max(0, rss - c.rssBytes), 0);
     const memoryWith = (host.usedBytes + growing + rss) / budget;
     const cpuWith = host.cpuFraction + (one?.cpuCores ?? 0) / Math.max(1, host.cores);
-    if (memoryWith > this.memoryThreshold || cpuWith > this.cpuThreshold) return undefined;
+    if (memoryWith > this.memoryThreshold || cpuWith > this.cpuThreshold || loopBusy > LOOP_BUSY)
+      return undefined;
     this.#lastIncreaseAt = now;
+    this.#grewOn = host;
     return this.#set(
       from + 1,
       `one more fits: memory ${pct(memoryWith)} and CPU ${pct(cpuWith)} with it${each}`,

@@ -249,17 +249,22 @@ function realHost(read: ReadText = readText): { read: () => HostReading; close: 
     before = now;
     return Math.min(1, Math.max(0, fraction));
   };
+  let lastElu = performance.eventLoopUtilization();
   return {
     read: () => {
       const cgroup = readCgroupMemory(read);
       const budgetBytes = Math.min(os.totalmem(), cgroup?.limit ?? Number.POSITIVE_INFINITY);
       let available = meminfoAvailable(read) ?? os.freemem();
       if (cgroup) available = Math.min(available, Math.max(0, cgroup.limit - cgroup.used));
+      const elu = performance.eventLoopUtilization();
+      const loopBusy = performance.eventLoopUtilization(elu, lastElu).utilization;
+      lastElu = elu;
       return {
         budgetBytes,
         usedBytes: Math.max(0, budgetBytes - available),
         cpuFraction: cpuFraction(),
         cores,
+        loopBusy,
       };
     },
     close: () => sampler.close(),
