@@ -599,8 +599,9 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       // Polled often: at the end of a shared job every worker waits here for the others' last
       // items, and the job is done only when the last of them sees it (a light query).
       // While another worker lists, what it adds may come any moment: look again soon.
+      // Every 100 ms at most: the job ends for this worker only when it sees the others' last commit.
       const wait =
-        left.nextInMs !== null ? Math.max(10, Math.min(250, left.nextInMs + 5)) : listingComplete ? 250 : 50;
+        left.nextInMs !== null ? Math.max(10, Math.min(100, left.nextInMs + 5)) : listingComplete ? 100 : 50;
       await nap(wait);
     }
     return null;
