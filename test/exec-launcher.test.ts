@@ -95,6 +95,27 @@ for (const mode of ['bash', 'setsid'] as const) {
       assert.equal(groupAlive(group), false, `process group ${group} still has processes`);
     });
 
+    test('a NUL byte in a word is refused, never dropped', async () => {
+      await assert.rejects(run(['echo', 'a\0b']), { code: 'ERR_INVALID_ARG_VALUE' });
+      assert.equal((await run(['echo', 'after'])).stdout, 'after\n', 'the shell still serves');
+    });
+
+    test('a launcher shell that dies fails its child loudly and stops the child', async () => {
+      const child = run(['sh', '-c', 'echo $$; sleep 30']);
+      await new Promise((r) => setTimeout(r, 300));
+      const file = path.join(dir, `${n}.out`);
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      const shell = Number(
+        execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim(),
+      );
+      process.kill(shell, 'SIGKILL');
+      await assert.rejects(child, /launcher shell ended/);
+      const deadline = Date.now() + 2000;
+      while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(groupAlive(pid), false, 'the orphaned child was stopped');
+      assert.equal((await run(['echo', 'next'])).stdout, 'next\n', 'a new shell takes over');
+    });
+
     test('a missing or non-executable command is refused as spawn refuses it', () => {
       assert.throws(() => resolveCommand('no-such-command-here', process.env.PATH), { code: 'ENOENT' });
       const plain = path.join(dir, 'not-executable');

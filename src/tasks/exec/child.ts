@@ -125,7 +125,15 @@ export async function runChild(spec: ChildSpec, launcher?: Launcher): Promise<Ch
   if (spec.signal.aborted) onAbort();
   else spec.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const { exitCode, signal } = await started.exit;
+    let ended: Awaited<Started['exit']>;
+    try {
+      ended = await started.exit;
+    } catch (error) {
+      // The launcher shell died under a running child: nobody can wait for it now, so it goes.
+      signalGroup(pid, 'SIGKILL');
+      throw error;
+    }
+    const { exitCode, signal } = ended;
     // Whatever it left running in its group goes too: at once when we were stopping it, else
     // politely. Nothing of an item outlives the item unaccounted.
     signalGroup(pid, killTimer || timedOut || stopped ? 'SIGKILL' : 'SIGTERM');

@@ -54,6 +54,16 @@ export type Mode = 'bash' | 'setsid';
 
 /** The shell text that runs one job and reports `p <pid>` then `x <status>`. */
 export function jobLine(spec: LaunchSpec, mode: Mode): string {
+  // A shell drops NUL bytes from what it reads: refuse them as spawn does, never change a word.
+  for (const word of [...spec.argv, ...Object.values(spec.env), spec.stdoutFile, spec.stderrFile]) {
+    if (word.includes('\0')) {
+      const error: NodeJS.ErrnoException = new TypeError(
+        `an argument holds a NUL byte, which no command can receive: ${JSON.stringify(word.slice(0, 80))}`,
+      );
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+  }
   const env = Object.entries(spec.env).map(([name, value]) => {
     if (!NAME.test(name)) throw new Error(`not an environment variable name: ${JSON.stringify(name)}`);
     return `${name}=${quote(value)} `;
@@ -142,6 +152,9 @@ class Shell {
     };
     this.#child.once('error', (error) => die(`could not start (${error.message})`));
     this.#child.once('close', (code, signal) => die(`ended (${signal ?? `exit code ${code}`})`));
+    // Its output closing is the first sign of its end, and comes while a running child's hold
+    // still keeps the event loop alive (the process handle itself is not held).
+    this.#child.stdout?.once('close', () => die('ended'));
     // An idle shell keeps nothing alive; one running a child does, as a spawned child would.
     this.#child.unref();
     this.#hold(false);
