@@ -262,7 +262,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .summary('run a command once per work item (CSV/JSONL rows, files, blob folders), resumably')
     .description(
-      'Runs <command> once per item of --items, without a shell: {id}, {<column>}, {path} and {out} are ' +
+      'Runs <command> once per item of --items, as an argv no value can inject into (nothing is read as shell syntax): {id}, {<column>}, {path} and {out} are ' +
         'replaced inside each argument. Each item runs as a child in its own process group, its stdout and ' +
         'stderr kept in <output-dir>/<id>/. Children start only while the host has memory and CPU for one ' +
         'more (learned from the children so far), unless --jobs fixes their number. State lives in the ' +
