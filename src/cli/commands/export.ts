@@ -3,10 +3,9 @@
 import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { exportTables } from '../../query/database.js';
 import { DEFAULT_STORE, STORE_HELP } from '../../store/index.js';
 import { formatOf } from './options.js';
-import { ROWS_HELP, withJobDatabase } from './query.js';
+import { database, ROWS_HELP, withJobDatabase } from './query.js';
 
 const EXPORT_FORMATS = ['parquet', 'csv'] as const;
 
@@ -42,7 +41,7 @@ Examples:
           throw new UsageError(`cannot create ${opts.out}: ${error.code ?? error.message}`);
         });
         await withJobDatabase(opts, async (db) => {
-          const files = await exportTables(db, opts.out, opts.format);
+          const files = await (await database()).exportTables(db, opts.out, opts.format);
           process.stderr.write(
             `${files.length} tables of job "${db.job}" written to ${opts.out}: ${db.tables.map((t) => t.name).join(', ')}\n`,
           );

@@ -1,7 +1,7 @@
 // `sluice query "<SQL>"`: DuckDB SQL over a job's tables (items, runs, by_model, by_day,
 // status_codes..., and rows when kept), printed as a text table, JSON or CSV.
 import type { Command } from 'commander';
-import { type JobDatabase, openJobDatabase, runQuery } from '../../query/database.js';
+import type { JobDatabase } from '../../query/database.js';
 import { QUERY_FORMATS, type QueryFormat, renderResult } from '../../query/output.js';
 import { DEFAULT_STORE, openStore, STORE_HELP } from '../../store/index.js';
 import { chooseJob } from './job.js';
@@ -11,6 +11,12 @@ export const ROWS_HELP =
   'the folder of Parquet files `ingest --keep-rows` wrote (default: <store>.rows/<job>/ beside a SQLite store)';
 
 /** Opens the job's database, runs `use` on it, and closes everything whatever happens. */
+/**
+ * DuckDB's module, loaded when a command needs it: its native library takes over 100 ms to load,
+ * and every other command (a worker's `ingest` above all) starts without it.
+ */
+export const database = () => import('../../query/database.js');
+
 export async function withJobDatabase<T>(
   opts: { store: string; job?: string; rows?: string },
   use: (db: JobDatabase) => Promise<T>,
@@ -19,6 +25,7 @@ export async function withJobDatabase<T>(
   try {
     const { job, note } = await chooseJob(store, opts.job, store.location);
     if (note) process.stderr.write(`${note}\n`);
+    const { openJobDatabase } = await database();
     const db = await openJobDatabase(store, job, opts.rows === undefined ? {} : { rowsDir: opts.rows });
     try {
       return await use(db);
@@ -33,6 +40,7 @@ export async function withJobDatabase<T>(
 async function describeTables(db: JobDatabase): Promise<string> {
   const lines = [`tables of job "${db.job}":`];
   for (const t of db.tables) {
+    const { runQuery } = await database();
     const { columns } = await runQuery(
       db,
       `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '${t.name}' ORDER BY ordinal_position`,
@@ -74,7 +82,9 @@ Examples:
       ) => {
         await withJobDatabase(opts, async (db) => {
           process.stdout.write(
-            sql === undefined ? await describeTables(db) : renderResult(await runQuery(db, sql), opts.format),
+            sql === undefined
+              ? await describeTables(db)
+              : renderResult(await (await database()).runQuery(db, sql), opts.format),
           );
         });
       },
