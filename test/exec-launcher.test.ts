@@ -12,9 +12,10 @@ import { Launcher, readStatus, resolveCommand } from '../src/tasks/exec/launcher
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-launcher-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-for (const mode of ['bash', 'setsid'] as const) {
-  describe(`launcher through ${mode}`, () => {
-    const launcher = Launcher.create(process.env, mode);
+// 'direct': Node's own spawn, what runs where no launcher can (and the same contract holds).
+for (const mode of ['bash', 'setsid', 'direct'] as const) {
+  describe(mode === 'direct' ? 'children spawned directly' : `launcher through ${mode}`, () => {
+    const launcher = mode === 'direct' ? undefined : Launcher.create(process.env, mode);
     after(() => launcher?.close());
 
     let n = 0;
@@ -30,10 +31,11 @@ for (const mode of ['bash', 'setsid'] as const) {
       return { end, stdout: readFileSync(stdoutFile, 'utf8'), stderr: readFileSync(stderrFile, 'utf8') };
     }
 
-    test('the launcher exists here, in the mode asked for', () => {
-      assert.ok(launcher, `${mode}: bash 5.1+, sh and setsid are on this machine's PATH`);
-      assert.equal(launcher.mode, mode);
-    });
+    if (mode !== 'direct')
+      test('the launcher exists here, in the mode asked for', () => {
+        assert.ok(launcher, `${mode}: bash 5.1+, sh and setsid are on this machine's PATH`);
+        assert.equal(launcher.mode, mode);
+      });
 
     test('a child stopped and continued is waited for to its end', async () => {
       const child = run(['sh', '-c', 'kill -STOP $$; echo resumed']);
@@ -100,21 +102,22 @@ for (const mode of ['bash', 'setsid'] as const) {
       assert.equal((await run(['echo', 'after'])).stdout, 'after\n', 'the shell still serves');
     });
 
-    test('a launcher shell that dies fails its child loudly and stops the child', async () => {
-      const child = run(['sh', '-c', 'echo $$; sleep 30']);
-      await new Promise((r) => setTimeout(r, 300));
-      const file = path.join(dir, `${n}.out`);
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      const shell = Number(
-        execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim(),
-      );
-      process.kill(shell, 'SIGKILL');
-      await assert.rejects(child, /launcher shell ended/);
-      const deadline = Date.now() + 2000;
-      while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(groupAlive(pid), false, 'the orphaned child was stopped');
-      assert.equal((await run(['echo', 'next'])).stdout, 'next\n', 'a new shell takes over');
-    });
+    if (mode !== 'direct')
+      test('a launcher shell that dies fails its child loudly and stops the child', async () => {
+        const child = run(['sh', '-c', 'echo $$; sleep 30']);
+        await new Promise((r) => setTimeout(r, 300));
+        const file = path.join(dir, `${n}.out`);
+        const pid = Number(readFileSync(file, 'utf8').trim());
+        const shell = Number(
+          execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim(),
+        );
+        process.kill(shell, 'SIGKILL');
+        await assert.rejects(child, /launcher shell ended/);
+        const deadline = Date.now() + 2000;
+        while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(groupAlive(pid), false, 'the orphaned child was stopped');
+        assert.equal((await run(['echo', 'next'])).stdout, 'next\n', 'a new shell takes over');
+      });
 
     test('a missing or non-executable command is refused as spawn refuses it', () => {
       assert.throws(() => resolveCommand('no-such-command-here', process.env.PATH), { code: 'ENOENT' });

@@ -8,9 +8,9 @@ export interface ChildSpec {
   argv: readonly string[];
   stdoutFile: string;
   stderrFile: string;
-  /** The whole environment, for a direct spawn. */
+  /** The environment the child inherits (default process.env); a launcher has it already. */
   env?: NodeJS.ProcessEnv;
-  /** What the child gets on top of the launcher's environment (with a launcher, instead of env). */
+  /** What this child gets on top of it ($SLUICE_ID...). */
   extraEnv?: Readonly<Record<string, string>>;
   /** Working directory, for a direct spawn (a launcher's children run in sluice's). */
   cwd?: string;
@@ -61,7 +61,7 @@ function spawnDirect(spec: ChildSpec): Promise<Started> {
     child = spawn(file as string, args, {
       detached: true, // its own process group: one kill reaches everything it starts
       stdio: ['ignore', out, err],
-      ...(spec.env ? { env: spec.env } : {}),
+      ...(spec.env || spec.extraEnv ? { env: { ...(spec.env ?? process.env), ...spec.extraEnv } } : {}),
       ...(spec.cwd ? { cwd: spec.cwd } : {}),
     });
   } catch (error) {

@@ -100,7 +100,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
           argv,
           stdoutFile: path.join(out, 'stdout'),
           stderrFile: path.join(out, 'stderr'),
-          env: { ...env, ...extraEnv },
+          env,
           extraEnv,
           ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
           graceMs,
