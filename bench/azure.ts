@@ -9,10 +9,10 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { uploadFolder } from '../src/sources/azure/upload.js';
 import { connectionStringFor, DEV_ACCOUNT, startAzurite } from '../test/support/azurite.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
-import { runRounds } from './local.js';
+import { parsed, runRounds, sluiceAttempt } from './local.js';
 import { judge, type Summary, signed, verdictCells } from './support/check.js';
 import { cachedDataset, type Dataset, type DatasetSpec, ROOT, sizeLabel } from './support/dataset.js';
-import { lastLine, type Measured, measure, rssMethod } from './support/measure.js';
+import { measure, rssMethod } from './support/measure.js';
 import type { BenchOptions, Section } from './support/section.js';
 import { requireBuild, runSluice } from './support/sluice.js';
 import { median, mib, ratio, seconds, secondsRange, thousands } from './support/stats.js';
@@ -43,15 +43,6 @@ function poolName(size: number): string {
   return `SDK promise pool, ${size} at once`;
 }
 
-function poolSummary(m: Measured): Summary & { failed?: number; firstError?: string } {
-  if (m.code !== 0) return { error: lastLine(m.stderr) || `exit ${m.code ?? m.signal}` };
-  try {
-    return JSON.parse(m.stdout);
-  } catch {
-    return { error: `unreadable output: ${lastLine(m.stdout)}` };
-  }
-}
-
 function contenders(container: string, viaProxy: string, scratch: string, ds: Dataset): Contender[] {
   const sluice: Contender = {
     name: 'sluice ingest azure:// + report',
@@ -63,20 +54,11 @@ function contenders(container: string, viaProxy: string, scratch: string, ds: Da
         // JSON progress lines carry every change of the limit, shown under the table.
         ['--connection-string', viaProxy, '--progress', 'json'],
       );
-      const reportMs = r.report?.wallMs ?? 0;
       const report = r.summary as Summary & { items?: { failed?: number } };
-      return {
-        ms: r.ingest.wallMs + reportMs,
-        peakRss: r.ingest.peakRss,
-        summary: r.summary,
-        detail: {
-          ingestMs: r.ingest.wallMs,
-          reportMs,
-          failed: report.items?.failed ?? null,
-          contractDiffs: r.contractDiffs,
-          limits: limitChanges(r.ingest.stderr),
-        },
-      };
+      return sluiceAttempt(r, {
+        failed: report.items?.failed ?? null,
+        limits: limitChanges(r.ingest.stderr),
+      });
     },
   };
   const pools = POOLS.map(
@@ -88,7 +70,7 @@ function contenders(container: string, viaProxy: string, scratch: string, ds: Da
           [join(ROOT, 'bench/naive/azure-download.mjs'), container, String(size)],
           { AZURE_STORAGE_CONNECTION_STRING: viaProxy },
         );
-        const summary = poolSummary(m);
+        const summary = parsed<Summary & { failed?: number; firstError?: string }>(m);
         return {
           ms: m.wallMs,
           peakRss: m.peakRss,

@@ -16,7 +16,7 @@ import {
 } from './support/dataset.js';
 import { lastLine, type Measured, measure, rssMethod } from './support/measure.js';
 import type { BenchOptions, Section } from './support/section.js';
-import { requireBuild, runSluice } from './support/sluice.js';
+import { requireBuild, runSluice, type SluiceRun } from './support/sluice.js';
 import { median, mib, ratio, secondsRange, thousands } from './support/stats.js';
 import { markdownTable } from './support/table.js';
 
@@ -47,15 +47,27 @@ interface Contender {
   run(index: number): Promise<Omit<Attempt, 'verdict'>>;
 }
 
-function parsed(m: Measured): Summary {
-  if (m.code !== 0) return { error: lastLine(m.stderr) || `exit ${m.code ?? m.signal}` };
+/** A contender script's JSON answer, or what stopped it (a file named in its error is shown short). */
+export function parsed<T extends Summary = Summary>(m: Measured): T {
+  if (m.code !== 0) return { error: lastLine(m.stderr) || `exit ${m.code ?? m.signal}` } as T;
   try {
-    const summary = JSON.parse(m.stdout) as Summary;
+    const summary = JSON.parse(m.stdout) as T;
     if (summary.error) summary.error = explainFileError(summary.error);
     return summary;
   } catch {
-    return { error: `unreadable output: ${lastLine(m.stdout)}` };
+    return { error: `unreadable output: ${lastLine(m.stdout)}` } as T;
   }
+}
+
+/** sluice's attempt: time to an answer is ingest plus report; `detail` adds what a benchmark shows. */
+export function sluiceAttempt(r: SluiceRun, detail: Record<string, unknown> = {}): Omit<Attempt, 'verdict'> {
+  const reportMs = r.report?.wallMs ?? 0;
+  return {
+    ms: r.ingest.wallMs + reportMs,
+    peakRss: r.ingest.peakRss,
+    summary: r.summary,
+    detail: { ingestMs: r.ingest.wallMs, reportMs, contractDiffs: r.contractDiffs, ...detail },
+  };
 }
 
 function script(name: string, command: string, args: string[], once = false): Contender {
@@ -78,18 +90,7 @@ export function localContenders(ds: Dataset, scratch: string): Contender[] {
       name: 'sluice ingest + report',
       async run(index) {
         const r = await runSluice(ds.dir, join(scratch, `local-${index}.db`), ds.truth);
-        const reportMs = r.report?.wallMs ?? 0;
-        return {
-          ms: r.ingest.wallMs + reportMs,
-          peakRss: r.ingest.peakRss,
-          summary: r.summary,
-          detail: {
-            ingestMs: r.ingest.wallMs,
-            reportMs,
-            reportPeakRss: r.report?.peakRss ?? null,
-            contractDiffs: r.contractDiffs,
-          },
-        };
+        return sluiceAttempt(r, { reportPeakRss: r.report?.peakRss ?? null });
       },
     },
     script('DuckDB read_ndjson typed', node, [duckdb, ds.dir, 'typed'], true),
