@@ -49,6 +49,11 @@ for (const mode of ['bash', 'setsid', 'direct'] as const) {
       assert.equal(stdout, 'resumed\n');
     });
 
+    test('a command that exits 147 (128 + SIGSTOP) itself ends, read as shells read it', async () => {
+      const { end } = await run(['sh', '-c', 'exit 147']);
+      assert.equal(mode === 'direct' ? end.exitCode : end.signal, mode === 'direct' ? 147 : 'SIGSTOP');
+    });
+
     test('arguments reach the child byte for byte, whatever shell syntax they hold', async () => {
       const hostile = [
         "it's",

@@ -52,6 +52,18 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** How the shells start each child in a process group of its own. */
 export type Mode = 'bash' | 'setsid';
 
+/** Statuses that mean "stopped" (128 + SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU): never an end. */
+const STOPPED = (['SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'] as const).map((name) => 128 + os.signals[name]);
+
+/**
+ * bash's wait for the end of `$!` into `s`. `wait -f` waits through stops, but when the child was
+ * stopped before the wait began it returns that stale "stopped" status even after the child has
+ * ended; waiting once more gives the real end (or blocks until it, if the child is stopped still).
+ * bash remembers the last child's status, so for a command that itself exited 147 the second wait
+ * says 147 again. Once more only: a loop would never end there.
+ */
+const BASH_WAIT = `wait -f $!; s=$?; case $s in ${STOPPED.join('|')}) wait -f $!; s=$?;; esac`;
+
 /** The shell text that runs one job and reports `p <pid>` then `x <status>`. */
 export function jobLine(spec: LaunchSpec, mode: Mode): string {
   // A shell drops NUL bytes from what it reads: refuse them as spawn does, never change a word.
@@ -70,10 +82,9 @@ export function jobLine(spec: LaunchSpec, mode: Mode): string {
   });
   const argv = spec.argv.map(quote).join(' ');
   const start = mode === 'setsid' ? 'setsid ' : '';
-  const wait = mode === 'bash' ? 'wait -f' : 'wait';
   return (
     `${env.join('')}${start}${argv} <${quote('/dev/null')} >${quote(spec.stdoutFile)} 2>${quote(spec.stderrFile)} &\n` +
-    `echo "p $!"; ${wait} $!; echo "x $?"\n`
+    `echo "p $!"; ${mode === 'bash' ? BASH_WAIT : 'wait $!; s=$?'}; echo "x $s"\n`
   );
 }
 
