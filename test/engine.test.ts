@@ -124,6 +124,31 @@ describe('the engine loop', () => {
     assert.equal((await store.status(JOB)).items.done, 20);
   });
 
+  it('works on the first page of a listing while the next page is still on its way', async () => {
+    let nextPage!: () => void;
+    const requested = new Promise<void>((resolve) => {
+      nextPage = resolve;
+    });
+    const listing = {
+      uri: 'test',
+      async *list() {
+        for (let i = 0; i < 3; i++) yield { id: `first-${i}`, size: 10 };
+        await requested; // the next page is a request away
+        for (let i = 0; i < 2; i++) yield { id: `second-${i}`, size: 10 };
+      },
+    };
+    const task = new ScriptedTask();
+    const run = start(task, { listing });
+    await clock.until(() => task.started.length === 3);
+    assert.deepEqual([...task.started].sort(), ['first-0', 'first-1', 'first-2']);
+    assert.equal(run.ended, false);
+    nextPage();
+    await clock.until(() => run.ended);
+    assert.equal(run.error, undefined);
+    assert.equal(await itemsCommitted(), 5);
+    assert.equal(run.result?.outcome, 'done');
+  });
+
   it('retries a transient failure after its backoff, and fails a permanent one at once', async () => {
     await addItems(2);
     let tries = 0;

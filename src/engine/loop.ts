@@ -507,9 +507,11 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       (j) => j.name === job,
     )?.listCursor;
     let batch: NewItem[] = [];
+    let savedAt = Number.NEGATIVE_INFINITY;
     const save = async () => {
       const items = batch;
       batch = [];
+      savedAt = now();
       const result = await storeCall('recording listed items', () =>
         store.addItems(job, items, items.at(-1)?.id),
       );
@@ -519,11 +521,18 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       emit({ type: 'listed', items: run.listed, added: run.added, changed: run.changed, complete: false });
       wakeUp();
     };
-    for await (const item of source.list(cursor ?? undefined, listAbort.signal)) {
-      if (stopping) break;
-      batch.push(item);
+    const items = source.list(cursor ?? undefined, listAbort.signal)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = items.next();
+      // When the listing pauses (its next page is a request away), what it has is saved unless a save
+      // was made lately: the first page's items are worked on while the rest is listed.
+      if (batch.length > 0 && now() - savedAt >= LISTING_FLUSH_MS && (await pausesOn(next))) await save();
+      const step = await next;
+      if (step.done || stopping) break;
+      batch.push(step.value);
       if (batch.length >= 500) await save();
     }
+    await items.return?.(undefined); // closes the source's listing when stopped early, as a for-await would
     if (stopping) return;
     if (batch.length > 0) await save();
     await storeCall('marking the listing complete', () => store.markListed(job, owner));
@@ -804,3 +813,17 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
 
 /** Work abandoned at a hard stop: its items go back untouched. */
 class Abandoned extends Error {}
+
+/** Listed items are saved at least this often while the listing pauses for its next page. */
+const LISTING_FLUSH_MS = 100;
+
+/** Whether `next` is still pending after the microtasks run: the iterator is waiting for I/O. */
+function pausesOn(next: Promise<unknown>): Promise<boolean> {
+  return Promise.race([
+    next.then(
+      () => false,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => setImmediate(() => resolve(true))),
+  ]);
+}

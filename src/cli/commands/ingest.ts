@@ -85,17 +85,27 @@ export async function runIngest(
   }
 
   tightenHeap();
-  const source = await openSource(location, {
+  // The source's open (a list request that checks the credential) and a PostgreSQL store's (a connection
+  // and its migrations) are both round trips: made at once, a worker starts sooner. A SQLite store opens
+  // only once the source did, so a mistyped source leaves no new file behind.
+  const sourceOpening = openSource(location, {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
     verbose: Boolean(opts.verbose),
     // A socket pool smaller than the limit would queue requests inside the HTTP agent, where the
     // governor reads the wait as the service's latency and cuts for it. One more for the listing.
     maxSockets: (opts.concurrency ?? opts.maxConcurrency) + 1,
   });
-  const store = await openStore(opts.store).catch(async (error) => {
-    await source.close();
-    throw error;
-  });
+  const [opened, storeOpened] = await Promise.allSettled([
+    sourceOpening,
+    isPostgresUrl(opts.store) ? openStore(opts.store) : sourceOpening.then(() => openStore(opts.store)),
+  ]);
+  if (opened.status === 'rejected' || storeOpened.status === 'rejected') {
+    if (opened.status === 'fulfilled') await opened.value.close();
+    if (storeOpened.status === 'fulfilled') await storeOpened.value.close();
+    throw opened.status === 'rejected' ? opened.reason : (storeOpened as PromiseRejectedResult).reason;
+  }
+  const source = opened.value;
+  const store = storeOpened.value;
   // Adaptive unless the user fixed the number: then exactly that many items run at once.
   const governor =
     opts.concurrency === undefined

@@ -6,10 +6,12 @@ import {
   AnonymousCredential,
   BlobServiceClient,
   newPipeline,
+  type PipelineLike,
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import type { BlobAccess } from './credential.js';
+import { ListingContainerClient } from './page.js';
 
 /** Sockets per host for the shared agent; the governor, not the socket pool, should be what limits concurrency. */
 export const DEFAULT_MAX_SOCKETS = 64;
@@ -18,6 +20,8 @@ type Credential = Parameters<typeof newPipeline>[0];
 
 const agents: { http?: http.Agent; https?: https.Agent } = {};
 const clients = new Map<string, BlobServiceClient>();
+/** Each shared client's pipeline, for the container clients made from it (the SDK keeps it protected). */
+const pipelines = new WeakMap<BlobServiceClient, PipelineLike>();
 let defaultCredential: Promise<Credential> | undefined;
 
 export interface HttpOptions {
@@ -86,9 +90,25 @@ export async function blobServiceClientFor(
   };
   const url = access.sas ? `${access.endpoint}?${access.sas}` : access.endpoint;
   // Every ContainerClient and BlobClient derived from this one reuses its pipeline object, hence one HTTP stack.
-  const client = clients.get(key) ?? new BlobServiceClient(url, newPipeline(credential, pipelineOptions));
+  const existing = clients.get(key);
+  if (existing) return existing;
+  const pipeline = newPipeline(credential, pipelineOptions);
+  const client = new BlobServiceClient(url, pipeline);
   clients.set(key, client);
+  pipelines.set(client, pipeline);
   return client;
+}
+
+/** A client for one container of the shared service client, on its pipeline, that lists pages fast. */
+export async function containerClientFor(
+  access: BlobAccess,
+  container: string,
+  options: HttpOptions = {},
+): Promise<ListingContainerClient> {
+  const service = await blobServiceClientFor(access, options);
+  const pipeline = pipelines.get(service);
+  if (!pipeline) throw new Error('internal: a shared blob client without its pipeline');
+  return new ListingContainerClient(service.getContainerClient(container).url, pipeline);
 }
 
 /** Forgets the clients and closes the pooled sockets (tests, or a CLI that wants a prompt exit). */

@@ -1,14 +1,14 @@
 // The Azure Blob Storage source: lists Azure Monitor log blobs by time window and streams them resumably.
 import type { Readable } from 'node:stream';
-import type { ContainerClient } from '@azure/storage-blob';
 import { ItemError } from '../../errors.js';
 import type { ItemRef, ListingStats, ListOptions, Source } from '../types.js';
 import { type BlobAddress, parseBlobAddress } from './address.js';
-import { blobServiceClientFor, type HttpOptions } from './client.js';
+import { containerClientFor, type HttpOptions } from './client.js';
 import { type BlobAccess, type CredentialOptions, resolveAccess } from './credential.js';
 import { openBlobStream } from './download.js';
 import { explainFatal, unreachable, type Where } from './fatal.js';
 import { listBlobs } from './list.js';
+import type { ListingContainerClient } from './page.js';
 import {
   classifyFailure,
   DEFAULT_RETRY,
@@ -47,7 +47,7 @@ export class BlobSource implements Source {
   constructor(
     readonly address: BlobAddress,
     readonly access: BlobAccess,
-    private readonly container: ContainerClient,
+    private readonly container: ListingContainerClient,
     private readonly retry: RetryOptions,
     private readonly pageSize = 5000,
   ) {
@@ -103,10 +103,7 @@ export class BlobSource implements Source {
     };
     try {
       await withRetry({ what: `listing ${this.uri}`, options: retry, isList: true }, (abortSignal) =>
-        this.container
-          .listBlobsFlat({ prefix: this.address.prefix || undefined, abortSignal })
-          .byPage({ maxPageSize: 1 })
-          .next(),
+        this.container.listPage({ prefix: this.address.prefix, maxResults: 1, abortSignal }),
       );
     } catch (error) {
       const fatal = explainFatal(error, this.where);
@@ -135,11 +132,10 @@ export async function openAzureSource(uri: string, options: AzureSourceOptions =
     ...options.retry,
     tryTimeoutMs: options.tryTimeoutMs ?? options.retry?.tryTimeoutMs ?? DEFAULT_RETRY.tryTimeoutMs,
   };
-  const service = await blobServiceClientFor(access, options);
   const source = new BlobSource(
     address,
     access,
-    service.getContainerClient(address.container),
+    await containerClientFor(access, address.container, options),
     retry,
     options.pageSize,
   );

@@ -1,12 +1,12 @@
 // Lists blob names depth-first through the y=/m=/d=/h= folders, skipping folders outside the time window.
-import type { BlobItem, ContainerClient } from '@azure/storage-blob';
 import { folderAfterCursor, folderBeforeCursor, nameBeforeCursor } from '../order.js';
 import type { ItemRef, ListingStats } from '../types.js';
 import { mayOverlap, type PathHour, pathInterval, readSegment, type TimeWindow } from '../window.js';
+import type { ListedEntry, ListingContainerClient } from './page.js';
 import { type RetryOptions, withRetry } from './retry.js';
 
 export interface BlobListing {
-  container: ContainerClient;
+  container: ListingContainerClient;
   prefix: string;
   window?: TimeWindow;
   /** Names per list request; the service's maximum is 5000. */
@@ -73,43 +73,54 @@ async function* walk(
   }
 }
 
-/** One folder's entries, a page at a time: flat (blobs only) or one level (blobs and sub-folders merged). */
+/**
+ * One folder's entries, a page at a time: flat (blobs only) or one level (blobs and sub-folders, in
+ * the service's order). The first page of a listing is small, so work can start while the rest is
+ * listed: on a large container the first full page takes the service a second or more.
+ */
 async function* pages(listing: BlobListing, prefix: string, flat: boolean): AsyncGenerator<Entry[]> {
   const { container, pageSize, signal } = listing;
-  let continuationToken: string | undefined;
+  let marker: string | undefined;
   do {
-    // A fresh iterator per page: after a failed page the SDK's iterator cannot be trusted, a token can.
+    const maxResults =
+      listing.stats.itemsListed === 0 && marker === undefined ? Math.min(pageSize, FIRST_PAGE) : pageSize;
+    // Each page is its own request: after a failed page the marker is all that must be trusted.
     const page = await withRetry(
       { what: `listing ${JSON.stringify(prefix)}`, options: listing.retry, signal, isList: true },
-      async (abortSignal): Promise<{ entries: Entry[]; token?: string }> => {
-        const options = { prefix: prefix || undefined, abortSignal };
-        const byPage = { continuationToken, maxPageSize: pageSize };
-        if (flat) {
-          const next = await container.listBlobsFlat(options).byPage(byPage).next();
-          if (next.done) return { entries: [] };
-          return { entries: next.value.segment.blobItems.map(toEntry), token: next.value.continuationToken };
-        }
-        const next = await container.listBlobsByHierarchy('/', options).byPage(byPage).next();
-        if (next.done) return { entries: [] };
-        const folders = (next.value.segment.blobPrefixes ?? []).map((p) => ({ name: p.name }));
-        const entries = mergeByName(next.value.segment.blobItems.map(toEntry), folders);
-        return { entries, token: next.value.continuationToken };
-      },
+      (abortSignal) =>
+        container.listPage({
+          prefix,
+          ...(flat ? {} : { delimiter: '/' }),
+          ...(marker ? { marker } : {}),
+          maxResults,
+          abortSignal,
+        }),
     );
-    yield page.entries;
-    continuationToken = page.token || undefined;
-  } while (continuationToken);
+    const entries = page.entries.map(toEntry);
+    // Azure interleaves blobs and folders by name; an emulator may not: merge the two sorted runs.
+    yield flat
+      ? entries
+      : mergeByName(
+          entries.filter((e) => e.item),
+          entries.filter((e) => !e.item),
+        );
+    marker = page.next;
+  } while (marker);
 }
 
-function toEntry(blob: BlobItem): Entry {
-  return {
-    name: blob.name,
-    item: { id: blob.name, size: blob.properties.contentLength ?? 0, version: blob.properties.etag },
-  };
+/** Names in the first page of a listing. */
+const FIRST_PAGE = 200;
+
+function toEntry(entry: ListedEntry): Entry {
+  if (!entry.blob) return { name: entry.name };
+  const item: ItemRef = { id: entry.name, size: entry.blob.size };
+  if (entry.blob.etag !== undefined) item.version = entry.blob.etag;
+  return { name: entry.name, item };
 }
 
-/** The SDK hands a page's blobs and folders back as two lists; the service had them interleaved by name. */
+/** Two lists sorted by name (UTF-8 bytes) as one. */
 function mergeByName(a: Entry[], b: Entry[]): Entry[] {
+  if (b.length === 0) return a;
   const out: Entry[] = [];
   let i = 0;
   let j = 0;

@@ -2,7 +2,7 @@
 // depth, every "folder" (hierarchy prefix) that many levels down, listed by delimiter, never walking
 // every blob name to find them.
 
-import { blobServiceClientFor } from '../azure/client.js';
+import { containerClientFor } from '../azure/client.js';
 import { openAzureSource } from '../azure/index.js';
 import { configureAzureLogging } from '../azure/logging.js';
 import { DEFAULT_RETRY, withRetry } from '../azure/retry.js';
@@ -30,28 +30,29 @@ export async function openBlobItems(location: string, options: ItemsOptions): Pr
         }
         return;
       }
-      const service = await blobServiceClientFor(source.access);
-      const container = service.getContainerClient(source.address.container);
+      const container = await containerClientFor(source.access, source.address.container);
       // Folder ids without their trailing '/': what a user calls the folder.
       async function* walk(prefix: string, level: number): AsyncGenerator<string> {
-        let token: string | undefined;
+        let marker: string | undefined;
         do {
           const page = await withRetry(
             { what: `listing ${JSON.stringify(prefix)}`, options: DEFAULT_RETRY, signal, isList: true },
-            async (abortSignal) =>
-              (
-                await container
-                  .listBlobsByHierarchy('/', { prefix: prefix || undefined, abortSignal })
-                  .byPage({ continuationToken: token, maxPageSize: 5000 })
-                  .next()
-              ).value,
+            (abortSignal) =>
+              container.listPage({
+                prefix,
+                delimiter: '/',
+                ...(marker ? { marker } : {}),
+                maxResults: 5000,
+                abortSignal,
+              }),
           );
-          token = page?.continuationToken || undefined;
-          for (const folder of page?.segment.blobPrefixes ?? []) {
-            if (level <= 1) yield folder.name;
-            else yield* walk(folder.name, level - 1);
+          marker = page.next;
+          for (const entry of page.entries) {
+            if (entry.blob) continue; // a blob beside the folders: not a folder item
+            if (level <= 1) yield entry.name;
+            else yield* walk(entry.name, level - 1);
           }
-        } while (token);
+        } while (marker);
       }
       for await (const folder of walk(source.address.prefix, depth)) {
         const id = folder.replace(/\/$/, '');
