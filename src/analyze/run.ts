@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
+import { workerUrl } from '../bundle.js';
 import { type Combined, combine } from './combine.js';
 import { ANALYZE_DEFAULTS, type AnalyzeOptions, type FileSummary } from './file-analyzer.js';
 import { type InputFile, MAX_LINE_BYTES } from './input.js';
@@ -83,13 +84,13 @@ export async function analyzeInputs(
     spool: spoolDir ? path.join(spoolDir, `${index}.jsonl`) : null,
   }));
   const threads = await threadsFor(files, options.workers ?? 'auto');
-  // The compiled worker; under tsx (tests of the core) there is none and files run inline.
-  const workerUrl = new URL('./worker.js', import.meta.url);
+  // The built worker; under tsx (tests of the core) there is none and files run inline.
+  const worker = workerUrl(import.meta.url, 'analyze-worker');
   // The pool (and later the CSV writer) is loaded only when used: a run on one file starts sooner.
   const pool =
     threads >= 2 && import.meta.url.endsWith('.js')
       ? new (await import('piscina')).Piscina<FileJob, FileSummary>({
-          filename: workerUrl.href,
+          filename: worker.href,
           minThreads: threads,
           maxThreads: threads,
         })

@@ -5,6 +5,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Delta } from '../../aggregate/delta.js';
+import { workerUrl } from '../../bundle.js';
 import { ItemError } from '../../errors.js';
 import { type RowBatchData, RowCollector } from '../../rows/batch.js';
 import type { PassRows, RowsWriter } from '../../rows/writer.js';
@@ -68,7 +69,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
   let pool: Piscina<ParseJob, ParseOutput | GroupOutput> | undefined;
   const workers = () => {
     pool ??= new Piscina<ParseJob, ParseOutput | GroupOutput>({
-      filename: new URL('./worker.js', import.meta.url).href,
+      filename: workerUrl(import.meta.url, 'azure-logs-worker').href,
       minThreads: threads,
       maxThreads: threads,
       // Jobs are synchronous, so a worker runs them one at a time anyway; queueing a few at
