@@ -1,10 +1,11 @@
 // The SQLite store file as users meet it: an older release's store is migrated and reads the
 // same, a newer one or another program's file is refused untouched, readers write nothing, and
-// a full disk stops the run with exit 3 and state saved, the next run finishing the job exactly.
+// a full disk stops the run with exit 3 and state saved, the next run finishing the job exactly,
+// and a corrupt page stops it with exit 3, no item failed for it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -181,5 +182,47 @@ describe('store files', () => {
       (await sluice(['report', '--store', moved, '--format', 'json'])).stdout,
     ) as Record<string, unknown>;
     assert.deepEqual(compareReports(report, truth), []);
+  });
+
+  it('stops with exit 3 when a commit meets a corrupt page, failing no item and charging no attempt', async () => {
+    const data = path.join(dir, 'corrupt-data');
+    await synthesize({ dir: data, seed: 13, days: 4, resources: 2, recordsPerHour: 2 });
+    const store = path.join(dir, 'corrupt.db');
+    const first = await sluice([
+      'ingest',
+      data,
+      '--store',
+      store,
+      '--progress',
+      'none',
+      '--to',
+      '2024-06-01',
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    // The page where the job counters start is overwritten with garbage: listing and claiming still
+    // work, and the first commit of the next job meets the damage.
+    const db = new Database(store);
+    const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'counters'").get() as {
+      rootpage: number;
+    };
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const bytes = await readFile(store);
+    bytes.fill(0x5a, pageSize * (rootpage - 1), pageSize * rootpage);
+    await writeFile(store, bytes);
+    const r = await sluice(['ingest', data, '--store', store, '--progress', 'none', '--from', '2024-06-02']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /committing results: .*SQLITE_CORRUPT.*is damaged: restore it from a copy/);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    const items = new Database(store, { readonly: true })
+      .prepare(
+        'SELECT state, sum(attempts) AS attempts, count(*) AS n FROM items WHERE job LIKE ? GROUP BY state',
+      )
+      .all('%2024-06-02') as { state: string; attempts: number; n: number }[];
+    assert.ok(items.length > 0, 'the second job was listed');
+    for (const row of items) {
+      assert.notEqual(row.state, 'failed', 'no item failed for the store’s fault');
+      assert.equal(row.attempts, 0, `${row.n} ${row.state} items were charged an attempt`);
+    }
   });
 });
