@@ -4,12 +4,8 @@
 // the ones its items' checkpoints name (committed with them), or every one of a folder given.
 import { access, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type DuckDBAppender,
-  type DuckDBConnection,
-  DuckDBInstance,
-  DuckDBTimestampValue,
-} from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { duckdb } from '../duckdb.js';
 import { UsageError } from '../errors.js';
 import { committedRows } from '../rows/committed.js';
 import { filesToRead } from '../rows/compact.js';
@@ -63,7 +59,7 @@ function append(appender: DuckDBAppender, type: ColumnType, value: unknown): voi
       appender.appendBoolean(Boolean(value));
       break;
     case 'TIMESTAMP':
-      appender.appendTimestamp(new DuckDBTimestampValue(BigInt(Math.round(Number(value))) * 1000n));
+      appender.appendTimestamp(new duckdb.DuckDBTimestampValue(BigInt(Math.round(Number(value))) * 1000n));
       break;
     case 'JSON':
       appender.appendVarchar(typeof value === 'string' ? value : JSON.stringify(value));
@@ -182,7 +178,7 @@ export async function databaseOf(
   files?: string[],
 ): Promise<JobDatabase> {
   // Nothing is fetched: extensions neither install nor load on their own (parquet and json are built in).
-  const instance = await DuckDBInstance.create(':memory:', {
+  const instance = await duckdb.DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });

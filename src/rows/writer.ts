@@ -4,20 +4,14 @@
 import { access, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import {
-  DOUBLE,
-  type DuckDBAppender,
-  type DuckDBConnection,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  INTEGER,
-  SMALLINT,
-  UTINYINT,
-} from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance as Instance } from '@duckdb/node-api';
+import { duckdb } from '../duckdb.js';
 import { STATUS_CLASSES } from '../tasks/azure-logs/record.js';
 import { Codes, NAMED, type RowBatchData } from './batch.js';
 import { compactRows } from './compact.js';
 import { passFile } from './paths.js';
+
+const { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, SMALLINT, UTINYINT } = duckdb;
 
 /** Rows per data chunk: DuckDB's vector size. */
 const CHUNK_ROWS = 2048;
@@ -70,7 +64,7 @@ export class RowsWriter {
   private constructor(
     /** The job's rows folder. */
     readonly dir: string,
-    private readonly instance: DuckDBInstance,
+    private readonly instance: Instance,
     private readonly connections: DuckDBConnection[],
   ) {
     this.idle = [...connections];
