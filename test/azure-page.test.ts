@@ -1,5 +1,5 @@
-// List Blobs pages read by sluice (src/sources/azure/page.ts): the XML reader on hand-written
-// answers, and the whole path against Azurite, checked against the SDK's own listing.
+// List Blobs pages and ranged reads made by sluice (src/sources/azure/page.ts): the XML reader on
+// hand-written answers, and both requests against Azurite, checked against the SDK's own listing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
@@ -117,6 +117,25 @@ describe('listing pages from Azurite', () => {
     assert.deepEqual(got, expected);
     // The first page is small so work can start early; the rest comes in full pages.
     assert.equal(proxy.counters().list, 2);
+  });
+
+  test("ranged reads give every blob's bytes by name, hostile names included, from any offset", async () => {
+    const source = await openAzureSource(`azure://${DEV_ACCOUNT}/pages`, {
+      connectionString: connectionStringFor(proxy.endpoint(DEV_ACCOUNT)),
+      env: {},
+    });
+    for (const [i, name] of hostile.entries()) {
+      const bytes = 'x'.repeat(i % 7);
+      const whole = Buffer.concat((await (await source.open(name, 0)).toArray()) as Buffer[]);
+      assert.equal(whole.toString(), bytes, name);
+      if (bytes.length > 1) {
+        const tail = Buffer.concat((await (await source.open(name, 1)).toArray()) as Buffer[]);
+        assert.equal(tail.toString(), bytes.slice(1), `${name} from byte 1`);
+      }
+      // At the end: nothing more to read, not an error.
+      const past = Buffer.concat((await (await source.open(name, bytes.length)).toArray()) as Buffer[]);
+      assert.equal(past.length, 0, `${name} at its end`);
+    }
   });
 
   test('folders one level down, as the SDK lists them by delimiter', async () => {

@@ -1,7 +1,7 @@
 // Streams one blob from a byte offset to its end, resuming from the byte reached when a download breaks.
 import { Readable } from 'node:stream';
-import type { BlobClient, BlobDownloadResponseParsed } from '@azure/storage-blob';
 import { ItemError, UsageError } from '../../errors.js';
+import type { BlobRange, ListingContainerClient } from './page.js';
 import {
   classifyFailure,
   describeFailure,
@@ -13,7 +13,7 @@ import {
 } from './retry.js';
 
 export interface BlobRead {
-  blob: BlobClient;
+  container: ListingContainerClient;
   name: string;
   start: number;
   retry: RetryOptions;
@@ -23,7 +23,7 @@ export interface BlobRead {
 }
 
 interface Try {
-  response: BlobDownloadResponseParsed;
+  response: BlobRange;
   timer: TryTimer;
 }
 
@@ -54,12 +54,11 @@ export async function openBlobStream(read: BlobRead): Promise<Readable> {
     let reached = start;
     try {
       for (;;) {
-        const body = current.response.readableStreamBody;
+        const body = current.response.body;
         const timer = current.timer;
-        const onStall = () => body?.destroy(new Error(`download stalled for ${retry.tryTimeoutMs} ms`));
+        const onStall = () => body.destroy(new Error(`download stalled for ${retry.tryTimeoutMs} ms`));
         timer.signal.addEventListener('abort', onStall, { once: true });
         try {
-          if (!body) throw new ItemError(`blob ${name}: the download response had no body`, true);
           const chunks = body[Symbol.asyncIterator]();
           for (;;) {
             timer.restart();
@@ -72,12 +71,12 @@ export async function openBlobStream(read: BlobRead): Promise<Readable> {
             yield chunk;
           }
           timer.finish();
-          // The SDK's stream already checks the length; this also covers a body that ends cleanly but short.
+          // A body that ends cleanly but short (a connection closed early) is caught here.
           if (reached >= end) return;
           throw new Error(`received less data than required: ${reached - start} of ${end - start} bytes`);
         } catch (error) {
           timer.finish(true);
-          body?.destroy();
+          body.destroy();
           if (closed || signal?.aborted || error instanceof ItemError) throw error;
           await failed(budget, error, timer.timedOut(), name);
           requestStats.resumes++;
@@ -91,7 +90,7 @@ export async function openBlobStream(read: BlobRead): Promise<Readable> {
       }
     } finally {
       current.timer.finish(true);
-      current.response.readableStreamBody?.destroy();
+      current.response.body.destroy();
     }
   }
 
@@ -118,11 +117,11 @@ async function requestRange(
     const timer = new TryTimer(read.retry.tryTimeoutMs, read.signal);
     const startedAt = Date.now();
     try {
-      const response = await read.blob.download(offset, count, {
+      const response = await read.container.getRange(read.name, {
+        offset,
+        ...(count === undefined ? {} : { count }),
+        ...(ifMatch ? { ifMatch } : {}),
         abortSignal: timer.signal,
-        // Our loop resumes instead; the SDK's own resume would be a second, uncounted retry layer.
-        maxRetryRequests: 0,
-        conditions: ifMatch ? { ifMatch } : undefined,
       });
       timer.pause();
       reportTry(startedAt, `reading ${read.name} from ${offset}`); // time to the response headers: the service's latency

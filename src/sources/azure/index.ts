@@ -74,7 +74,7 @@ export class BlobSource implements Source {
 
   open(id: string, start: number, signal?: AbortSignal): Promise<Readable> {
     return openBlobStream({
-      blob: this.container.getBlobClient(id),
+      container: this.container,
       name: id,
       start,
       retry: this.retry,

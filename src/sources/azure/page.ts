@@ -1,12 +1,19 @@
-// One List Blobs page, read from the service's XML by sluice instead of the SDK's generic deserializer.
+// The two requests a run makes by the thousand, List Blobs pages and ranged blob GETs, sent through the
+// SDK's pipeline but without its generic operation layer.
 //
 // The SDK turns each listed blob into an object of ~40 typed properties through a schema-driven XML
 // mapper: about 0.2 ms of CPU a blob, 24 s for a 120,000-blob container, spent before the first item
 // can start. A listing needs three fields of each entry, so this reads just those, in the order the
 // service sent them (blobs and folder prefixes interleaved by name, as the SDK's two lists are not).
-// The request itself still goes through the SDK's pipeline: the same credential, signing, SAS,
-// user agent and HTTP agent as every other request.
-import { createHttpHeaders, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
+// A download needs a stream and three headers. The requests still go through the SDK's pipeline: the
+// same credential, signing, SAS, user agent and HTTP agent as every other request.
+import type { Readable } from 'node:stream';
+import {
+  createHttpHeaders,
+  createPipelineRequest,
+  type PipelineResponse,
+  RestError,
+} from '@azure/core-rest-pipeline';
 import { ContainerClient } from '@azure/storage-blob';
 
 /** A listed blob (with its size and ETag) or, in a listing by folder, a folder prefix ending in '/'. */
@@ -31,32 +38,92 @@ export interface ListPageOptions {
   abortSignal?: AbortSignal;
 }
 
-/** A ContainerClient that also lists pages as `ListedPage`s; everything else is the SDK's own. */
+/** What a ranged GET of a blob answered: its bytes as a stream, and the headers a reader needs. */
+export interface BlobRange {
+  /** Bytes in this answer (the range's length). */
+  contentLength: number;
+  /** The blob's ETag, quoted as the service sends it (for If-Match). */
+  etag?: string;
+  blobType?: string;
+  body: Readable;
+}
+
+export interface GetRangeOptions {
+  offset: number;
+  /** Bytes from `offset`; to the end when absent. */
+  count?: number;
+  ifMatch?: string;
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * A ContainerClient that also lists pages and reads blob ranges with plain requests; everything else is
+ * the SDK's own. The two hot paths skip what the SDK's generic operations cost per request (a new
+ * BlobClient and its generated client, the request and response mapped through operation specs,
+ * tracing spans): ~0.4 ms of CPU per blob, most of a small blob's cost. The requests still go through
+ * this client's pipeline: the same credential, signing, SAS, user agent and sockets.
+ */
 export class ListingContainerClient extends ContainerClient {
   async listPage(options: ListPageOptions): Promise<ListedPage> {
-    const context = this.storageClientContext;
     // The container URL may carry a SAS query: the list parameters follow it.
     let url = `${this.url}${this.url.includes('?') ? '&' : '?'}restype=container&comp=list`;
     if (options.prefix) url += `&prefix=${encodeURIComponent(options.prefix)}`;
     if (options.delimiter) url += `&delimiter=${encodeURIComponent(options.delimiter)}`;
     if (options.marker) url += `&marker=${encodeURIComponent(options.marker)}`;
     url += `&maxresults=${options.maxResults}`;
+    const response = await this.send(url, { accept: 'application/xml' }, [200], options.abortSignal);
+    return parseListPage(await text(response.readableStreamBody));
+  }
+
+  /** GET of `name` from `offset` (206, or 200 for a whole blob); a RestError as the SDK's otherwise (416 past the end). */
+  async getRange(name: string, options: GetRangeOptions): Promise<BlobRange> {
+    // As BlobClient builds it: each path segment escaped, after the container's path, before its query.
+    const url = new URL(this.url);
+    url.pathname = `${url.pathname.replace(/\/?$/, '/')}${name.split('/').map(encodeURIComponent).join('/')}`;
+    const headers: Record<string, string> = {};
+    if (options.offset > 0 || options.count !== undefined) {
+      const last = options.count === undefined ? '' : String(options.offset + options.count - 1);
+      headers['x-ms-range'] = `bytes=${options.offset}-${last}`;
+    }
+    if (options.ifMatch) headers['if-match'] = options.ifMatch;
+    const response = await this.send(url.toString(), headers, [200, 206], options.abortSignal);
+    // Node's HTTP client hands the body over as its IncomingMessage: a Readable.
+    const body = response.readableStreamBody as Readable | undefined;
+    if (!body) throw new Error(`blob ${name}: the download response had no body`);
+    const etag = response.headers.get('etag');
+    const blobType = response.headers.get('x-ms-blob-type');
+    return {
+      contentLength: Number(response.headers.get('content-length') ?? 0),
+      ...(etag ? { etag } : {}),
+      ...(blobType ? { blobType } : {}),
+      body,
+    };
+  }
+
+  /** One request through this client's pipeline; `ok` statuses stream their body, others throw. */
+  private async send(
+    url: string,
+    headers: Record<string, string>,
+    ok: number[],
+    abortSignal: AbortSignal | undefined,
+  ): Promise<PipelineResponse> {
+    const context = this.storageClientContext;
     const request = createPipelineRequest({
       url,
       method: 'GET',
-      headers: createHttpHeaders({ 'x-ms-version': context.version, accept: 'application/xml' }),
+      headers: createHttpHeaders({ 'x-ms-version': context.version, ...headers }),
       // As the SDK's own requests: the endpoint decides the scheme (the emulator is plain HTTP).
       allowInsecureConnection: true,
-      // A page comes back as a stream, so the pipeline does not parse its XML into objects first.
-      streamResponseStatusCodes: new Set([200]),
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      // Streamed, so the pipeline does not buffer the body or parse it into objects first.
+      streamResponseStatusCodes: new Set(ok),
+      ...(abortSignal ? { abortSignal } : {}),
     });
     const response = await context.sendRequest(request);
-    if (response.status === 200) return parseListPage(await text(response.readableStreamBody));
+    if (ok.includes(response.status)) return response;
     // The same shape the SDK throws, so retries and messages classify it as they do the SDK's.
     const body = response.bodyAsText ?? '';
     const code = response.headers.get('x-ms-error-code');
-    throw new RestError(xmlText(body, 'Message') ?? `HTTP ${response.status} listing ${this.containerName}`, {
+    throw new RestError(xmlText(body, 'Message') ?? `HTTP ${response.status} from ${this.containerName}`, {
       statusCode: response.status,
       ...(code ? { code } : {}),
       request,
