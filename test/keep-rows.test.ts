@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { RowCollector } from '../src/rows/batch.js';
-import { COMPACT_AT, filesToRead } from '../src/rows/compact.js';
+import { filesToRead } from '../src/rows/compact.js';
 import { RowsWriter } from '../src/rows/writer.js';
 import { synthesize } from '../src/synth/generate.js';
 import { recordFacts } from '../src/tasks/azure-logs/record.js';
@@ -275,7 +275,8 @@ describe('merging small row files', () => {
   it('reads a merged file in place of its committed sources, never an uncommitted pass, and not after a recount', async () => {
     const rowsDir = path.join(dir, 'merge-rows');
     const writer = await RowsWriter.open(rowsDir, 2);
-    const passes = COMPACT_AT + 6;
+    // Merged from 64 files here (COMPACT_AT, the default, is larger: merging pays only for many).
+    const passes = 64 + 6;
     const committed: string[] = [];
     try {
       for (let p = 0; p < passes; p += 1) {
@@ -294,7 +295,12 @@ describe('merging small row files', () => {
         // The last passes never commit: no checkpoint names their files.
         if (p < passes - 3) committed.push(...(files.get(`blob-${p}`) ?? []));
       }
-      const merged = await writer.compact(committed);
+      assert.equal(
+        await writer.compact(committed, passes * 2 + 1),
+        0,
+        'fewer than the threshold: left as they are',
+      );
+      const merged = await writer.compact(committed, 64);
       assert.equal(merged, committed.length);
     } finally {
       writer.close();

@@ -12,8 +12,12 @@ const MANIFESTS = '_compacted';
 const LOCK = 'compact.lock';
 /** A lock older than this was left by a process that died while compacting. */
 const STALE_LOCK_MS = 60 * 60 * 1000;
-/** Fewer uncommitted-to-a-merge files than this are left as they are: opening them costs little. */
-export const COMPACT_AT = 64;
+/**
+ * Fewer files not yet merged than this are left as they are. A query pays about 0.15 ms per file it
+ * opens (measured: the same 264,022 rows in 188 files answer in 48 ms, in 21 merged files in 24 ms),
+ * while merging them costs the ingest 0.4-0.7 s: merging pays only once a job has thousands of files.
+ */
+export const COMPACT_AT = 1000;
 
 export interface Manifest {
   /** The merged file, relative to the rows folder. */
@@ -58,13 +62,14 @@ export async function filesToRead(dir: string, committed: string[]): Promise<str
 
 /**
  * Merges the committed pass files no manifest holds yet, a file per day, when there are at least
- * COMPACT_AT of them. One process at a time (a lock file in the folder); another one compacting
+ * `at` (COMPACT_AT) of them. One process at a time (a lock file in the folder); another one compacting
  * means this one leaves it. Returns how many files were merged.
  */
 export async function compactRows(
   connection: DuckDBConnection,
   dir: string,
   committed: string[],
+  at = COMPACT_AT,
 ): Promise<number> {
   const lock = path.join(dir, LOCK);
   const taken = await writeFile(lock, String(process.pid), { flag: 'wx' }).then(
@@ -86,7 +91,7 @@ export async function compactRows(
   try {
     const held = new Set((await readManifests(dir)).flatMap((m) => m.sources));
     const loose = committed.filter((f) => !held.has(f));
-    if (loose.length < COMPACT_AT) return 0;
+    if (loose.length < at) return 0;
     const byDay = new Map<string, string[]>();
     for (const f of loose) {
       const day = f.slice(0, f.indexOf('/'));

@@ -205,8 +205,8 @@ export class RowsWriter {
   }
 
   /** Merges small committed files a file per day (rows/compact.ts); how many were merged. */
-  compact(committed: string[]): Promise<number> {
-    return this.withConnection((connection) => compactRows(connection, this.dir, committed));
+  compact(committed: string[], at?: number): Promise<number> {
+    return this.withConnection((connection) => compactRows(connection, this.dir, committed, at));
   }
 
   close(): void {
