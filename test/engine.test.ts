@@ -361,6 +361,8 @@ describe('a failing store is the run’s problem, never the items’', () => {
     await clock.until(() => run.ended);
     assert.ok(run.error instanceof StoreError, String(run.error));
     assert.match((run.error as Error).message, /Nothing is lost/);
+    const stopping = run.events.filter((e) => e.type === 'stopping');
+    assert.equal(stopping.length, 1, `said once: ${JSON.stringify(stopping)}`);
     const items = await store.listItems(JOB, { limit: 10 });
     assert.ok(
       items.every((i) => i.state !== 'failed' && i.attempts === 0),

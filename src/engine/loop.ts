@@ -335,10 +335,16 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     for (const flight of inFlight.values()) flight.abort.abort();
     wakeUp();
   };
+  // The first failure says why the run stops (once, even when several calls meet the same broken store).
+  let failed = false;
   const fail = (error: unknown, reason: string) => {
     fatal ??= error;
+    if (!failed) {
+      failed = true;
+      if (stopping) emit({ type: 'stopping', reason });
+      else stop(reason);
+    }
     abortAll();
-    emit({ type: 'stopping', reason });
   };
   const onStop = () => stop('stop requested: finishing items in hand');
   options.signal?.addEventListener('abort', onStop, { once: true });
