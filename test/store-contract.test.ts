@@ -664,6 +664,46 @@ for (const kind of selected) {
         );
       });
 
+      it('reads progress in one go: the counts of status, and the workers that are not stale', async () => {
+        await store.addItems(JOB, items(6));
+        await store.heartbeat(JOB, A, [], TTL);
+        await store.heartbeat(JOB, B, [], TTL);
+        const a = await store.leaseItems(JOB, A, 3, TTL);
+        await store.leaseItems(JOB, B, 1, TTL);
+        await store.commitResults(JOB, A, [unit(a[0] as LeasedItem, 4), unit(a[1] as LeasedItem, 6)]);
+        const broken = a[2] as LeasedItem;
+        await store.failItems(
+          JOB,
+          A,
+          [{ id: broken.id, fence: broken.fence, error: 'broken', delayMs: 0, permanent: true }],
+          4,
+        );
+        const counts = async () => {
+          const s = await store.status(JOB);
+          const p = await store.progress(JOB);
+          assert.deepEqual(
+            {
+              listingComplete: p.listingComplete,
+              items: p.items,
+              bytes: p.bytes,
+              records: p.records,
+            },
+            { listingComplete: s.listingComplete, items: s.items, bytes: s.bytes, records: s.records },
+          );
+          assert.equal(p.workers, s.workers.filter((w) => !w.stale).length);
+          return p;
+        };
+        const p = await counts();
+        assert.deepEqual(p.items, { total: 6, pending: 2, leased: 1, done: 2, failed: 1 });
+        assert.equal(p.records, 10);
+        assert.equal(p.workers, 2);
+        await h.advance(TTL + 1);
+        await store.heartbeat(JOB, B, [], TTL);
+        assert.equal((await counts()).workers, 1, 'A went stale');
+        await store.leaveJob(JOB, A);
+        assert.equal((await counts()).workers, 2, 'A left: no longer stale');
+      });
+
       it('keeps runs with their stats and events, newest first', async () => {
         const first = await store.startRun(JOB, A, 1_700_000_000_000);
         await store.addRunEvent(first, 1_700_000_000_500, 'concurrency 8 -> 12: latency holds');

@@ -12,6 +12,7 @@ import {
   type CommitUnit,
   type ItemFailure,
   type ItemOutcome,
+  type JobProgress,
   type JobStatus,
   type LeasedItem,
   type NewItem,
@@ -294,7 +295,8 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     store.reclaimDead(job, (o) => ownerIsDead(o, owner)),
   );
   await storeCall('joining the job', () => store.heartbeat(job, owner, [], leaseTtlMs));
-  let snapshot = await storeCall('reading the job', () => store.status(job));
+  const initial = await storeCall('reading the job', () => store.status(job));
+  let snapshot: JobProgress = countsOf(initial);
   const before = snapshot;
   const runId = await storeCall('starting the run', () => store.startRun(job, owner, startedAt));
   const requestsAtStart = options.requestCounters?.() ?? {};
@@ -305,7 +307,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
   emit({
     type: 'start',
     job,
-    source: options.listing?.uri ?? snapshot.source,
+    source: options.listing?.uri ?? initial.source,
     owner,
     runId,
     reclaimed,
@@ -424,7 +426,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       concurrency: slots.limit,
       retries: run.retries,
       listingComplete,
-      workers: Math.max(1, s.workers.filter((w) => !w.stale).length),
+      workers: Math.max(1, s.workers),
       bytesPerSecond: jobRate.perSecond,
       recordsPerSecond: recordRate.perSecond,
       itemsPerSecond: itemRate.perSecond,
@@ -435,7 +437,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     };
   };
   const refresh = async () => {
-    snapshot = await storeCall('reading progress', () => store.status(job));
+    snapshot = await storeCall('reading progress', () => store.progress(job));
     snapshotAt = now();
     if (snapshot.listingComplete) listingComplete = true;
     jobRate.update(snapshotAt, snapshot.bytes.done - before.bytes.done);
@@ -800,10 +802,10 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     throw fatal;
   }
   await storeCall('ending the run', () => store.leaveJob(job, owner));
-  snapshot = await storeCall('reading the job', () => store.status(job));
+  const s = await storeCall('reading the job', () => store.status(job));
+  snapshot = countsOf(s);
   const final = progress();
   emit({ type: 'progress', progress: final });
-  const s = snapshot;
   const complete = s.listingComplete && s.items.pending === 0 && s.items.leased === 0;
   const outcome: RunSummary['outcome'] =
     stopping || !complete
@@ -815,6 +817,17 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
           : 'done';
   await storeCall('ending the run', () => store.endRun(runId, outcome, stats, now()));
   return { outcome, runId, owner, ...run, requests: requestsThisRun(), progress: final, status: s };
+}
+
+/** A status's counts, as `Store.progress` reads them. */
+function countsOf(s: JobStatus): JobProgress {
+  return {
+    listingComplete: s.listingComplete,
+    items: s.items,
+    bytes: s.bytes,
+    records: s.records,
+    workers: s.workers.filter((w) => !w.stale).length,
+  };
 }
 
 /** Work abandoned at a hard stop: its items go back untouched. */

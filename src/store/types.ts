@@ -166,6 +166,12 @@ export interface JobStatus {
   events: { run: number; at: number; message: string }[];
 }
 
+/** What a progress line needs of the whole job, read in one go (a worker reads it every second). */
+export type JobProgress = Pick<JobStatus, 'listingComplete' | 'items' | 'bytes' | 'records'> & {
+  /** Workers that are not stale: live ones and those that left cleanly (as `status` counts them). */
+  workers: number;
+};
+
 export interface RunRecord {
   id: number;
   owner: string;
@@ -256,6 +262,8 @@ export interface Store {
   recount(job: string): Promise<number>;
   workLeft(job: string): Promise<WorkLeft>;
   status(job: string): Promise<JobStatus>;
+  /** The counts of `status` without its lists: one query, for progress. */
+  progress(job: string): Promise<JobProgress>;
   /** The job's totals: the sum of every committed unit's delta. */
   aggregates(job: string): Promise<Delta>;
   /** Items with everything kept of them, in id order, after `after`: for reports, status and merge. */

@@ -12,6 +12,7 @@ import type {
   ItemState,
   Job,
   JobSpec,
+  JobProgress,
   JobStatus,
   LeasedItem,
   NewItem,
@@ -39,7 +40,7 @@ import { releaseItems } from './releaseItems.js';
 import { retryFailed } from './retryFailed.js';
 import { addRunEvent, endRun, startRun } from './runs.js';
 import { withClient } from './sql.js';
-import { status } from './status.js';
+import { progress, status } from './status.js';
 import { workLeft } from './workLeft.js';
 
 export interface PostgresOpenOptions {
@@ -184,6 +185,10 @@ export class PostgresStore implements Store {
   }
   status(job: string): Promise<JobStatus> {
     return this.call('reading the job status', () => status(this.pool, job));
+  }
+
+  progress(job: string): Promise<JobProgress> {
+    return this.call('reading progress', () => progress(this.pool, job));
   }
   aggregates(job: string): Promise<Delta> {
     return this.call('reading the totals', () => aggregates(this.pool, job));

@@ -29,7 +29,7 @@ import {
 import { leaseItems } from './leaseItems.js';
 import { heartbeat, reclaimDead, releaseItems } from './leases.js';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './schema.js';
-import { aggregates, listItems, recount, retryFailed, status, workLeft } from './status.js';
+import { aggregates, listItems, progress, recount, retryFailed, status, workLeft } from './status.js';
 
 export interface SqliteStoreOptions {
   /** false: the file must exist (readers). Default true. */
@@ -188,6 +188,9 @@ export class SqliteStore implements Store {
   }
   status(job: string) {
     return this.call('reading the job status', () => status(this.db, job, this.clock()));
+  }
+  progress(job: string) {
+    return this.call('reading progress', () => progress(this.db, job, this.clock()));
   }
   aggregates(job: string) {
     return this.call('reading the aggregates', () => aggregates(this.db, job));

@@ -1,34 +1,22 @@
 // Read-side verbs: item counts and failures for `status`, the aggregates for `report`.
 import type { Database } from 'better-sqlite3';
 import { Delta } from '../../aggregate/delta.js';
-import type { ItemRecord, ItemState, JobStatus, WorkerStatus, WorkLeft } from '../types.js';
+import type { ItemRecord, ItemState, JobProgress, JobStatus, WorkerStatus, WorkLeft } from '../types.js';
 import { listRunEvents, listRuns } from './jobs.js';
 import { parseJson } from './json.js';
 import { statement } from './statements.js';
 
-export function status(db: Database, job: string, now: number): JobStatus {
+export function progress(db: Database, job: string, now: number): JobProgress {
   const jobRow = statement<
     [string],
-    {
-      source: string;
-      task: string;
-      listed_at: number | null;
-      list_cursor: string | null;
-      lister: string | null;
-      lister_expires: number | null;
-    }
-  >(db, 'SELECT source, task, listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(
-    job,
-  );
+    { listed_at: number | null; list_cursor: string | null; lister: string | null; lister_expires: number | null }
+  >(db, 'SELECT listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(job);
   const items = { total: 0, pending: 0, leased: 0, done: 0, failed: 0 };
   const bytes = { total: 0, done: 0 };
   let records = 0;
-  const rows = statement<
-    [string],
-    { state: keyof typeof items; n: number; size: number; bytes: number; records: number }
-  >(
+  const rows = statement<[string], { state: keyof typeof items; n: number; size: number; records: number }>(
     db,
-    `SELECT state, COUNT(*) AS n, SUM(size) AS size, SUM(bytes) AS bytes, SUM(records) AS records
+    `SELECT state, COUNT(*) AS n, SUM(size) AS size, SUM(records) AS records
        FROM items WHERE job = ? GROUP BY state`,
   ).all(job);
   for (const r of rows) {
@@ -38,6 +26,26 @@ export function status(db: Database, job: string, now: number): JobStatus {
     if (r.state === 'done') bytes.done += r.size;
     records += r.records;
   }
+  const live = statement<[string, number], { n: number }>(
+    db,
+    'SELECT COUNT(*) AS n FROM workers WHERE job = ? AND NOT (left_at IS NULL AND last_seen + ttl_ms < ?)',
+  ).get(job, now);
+  const listerLive = jobRow?.lister != null && (jobRow.lister_expires ?? 0) >= now;
+  return {
+    listingComplete: jobRow?.listed_at != null && jobRow.list_cursor === null && !listerLive,
+    items,
+    bytes,
+    records,
+    workers: live?.n ?? 0,
+  };
+}
+
+export function status(db: Database, job: string, now: number): JobStatus {
+  const jobRow = statement<[string], { source: string; task: string }>(
+    db,
+    'SELECT source, task FROM jobs WHERE name = ?',
+  ).get(job);
+  const { listingComplete, items, bytes, records } = progress(db, job, now);
   const failures = statement<
     [string],
     { id: string; attempts: number; error: string; result: string | null; metrics: string | null }
@@ -54,12 +62,11 @@ export function status(db: Database, job: string, now: number): JobStatus {
       ...(f.result !== null ? { result: parseJson(f.result) } : {}),
       ...(f.metrics !== null ? { metrics: JSON.parse(f.metrics) as Record<string, number> } : {}),
     }));
-  const listerLive = jobRow?.lister != null && (jobRow.lister_expires ?? 0) >= now;
   return {
     job,
     source: jobRow?.source ?? '',
     task: jobRow?.task ?? '',
-    listingComplete: jobRow?.listed_at != null && jobRow.list_cursor === null && !listerLive,
+    listingComplete,
     items,
     bytes,
     records,
