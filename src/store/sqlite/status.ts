@@ -9,7 +9,12 @@ import { statement } from './statements.js';
 export function progress(db: Database, job: string, now: number): JobProgress {
   const jobRow = statement<
     [string],
-    { listed_at: number | null; list_cursor: string | null; lister: string | null; lister_expires: number | null }
+    {
+      listed_at: number | null;
+      list_cursor: string | null;
+      lister: string | null;
+      lister_expires: number | null;
+    }
   >(db, 'SELECT listed_at, list_cursor, lister, lister_expires FROM jobs WHERE name = ?').get(job);
   const items = { total: 0, pending: 0, leased: 0, done: 0, failed: 0 };
   const bytes = { total: 0, done: 0 };
