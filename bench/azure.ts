@@ -9,7 +9,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { uploadFolder } from '../src/sources/azure/upload.js';
 import { connectionStringFor, DEV_ACCOUNT, startAzurite } from '../test/support/azurite.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
-import { parsed, runRounds, sluiceAttempt } from './local.js';
+import { type Attempt, attemptsData, parsed, runRounds, sluiceAttempt } from './local.js';
 import { judge, type Summary, signed, verdictCells } from './support/check.js';
 import { cachedDataset, type Dataset, type DatasetSpec, ROOT, sizeLabel } from './support/dataset.js';
 import { measure, rssMethod } from './support/measure.js';
@@ -36,7 +36,6 @@ export const POOLS = [16, 64, 100, 256];
 /** The pool whose peak RSS sluice must stay under. */
 const RSS_POOL = 100;
 
-type Attempt = Awaited<ReturnType<typeof runRounds>> extends Map<string, (infer A)[]> ? A : never;
 type Contender = Parameters<typeof runRounds>[0][number];
 
 function poolName(size: number): string {
@@ -265,18 +264,7 @@ export async function runAzure(o: BenchOptions): Promise<Section> {
         name: job.name,
         dataset: { ...job.ds, dir: relative(ROOT, job.ds.dir), truth: undefined },
         upload: job.upload,
-        attempts: Object.fromEntries(
-          [...job.attempts].map(([name, list]) => [
-            name,
-            list.map((a) => ({
-              ms: a.ms,
-              peakRss: a.peakRss,
-              verdict: a.verdict,
-              detail: a.detail,
-              error: a.summary.error,
-            })),
-          ]),
-        ),
+        attempts: attemptsData(job.attempts),
       })),
     },
   };

@@ -31,7 +31,7 @@ export const MODERN_DATASET: Record<'full' | 'quick', DatasetSpec> = {
   quick: { size: 65e6, seed: 7, days: 2, shape: 'modern' },
 };
 
-interface Attempt {
+export interface Attempt {
   /** Time to an answer: for sluice, ingest plus report. */
   ms: number;
   peakRss: number | null;
@@ -45,6 +45,22 @@ interface Contender {
   /** Runs once only: it fails the same way every time, and the failure is the result. */
   once?: boolean;
   run(index: number): Promise<Omit<Attempt, 'verdict'>>;
+}
+
+/** Every contender's attempts as results.json keeps them: times, memory, verdicts, errors. */
+export function attemptsData(attempts: Map<string, Attempt[]>): Record<string, unknown[]> {
+  return Object.fromEntries(
+    [...attempts].map(([name, list]) => [
+      name,
+      list.map((a) => ({
+        ms: a.ms,
+        peakRss: a.peakRss,
+        verdict: a.verdict,
+        detail: a.detail,
+        error: a.summary.error,
+      })),
+    ]),
+  );
 }
 
 /** A contender script's JSON answer, or what stopped it (a file named in its error is shown short). */
@@ -248,18 +264,7 @@ async function runLocalOn(name: string, shape: string, spec: DatasetSpec, o: Ben
       warmUp: warm,
       load: { before: loadBefore, after: loadAfter },
       rows,
-      attempts: Object.fromEntries(
-        [...attempts].map(([name, list]) => [
-          name,
-          list.map((a) => ({
-            ms: a.ms,
-            peakRss: a.peakRss,
-            verdict: a.verdict,
-            detail: a.detail,
-            error: a.summary.error,
-          })),
-        ]),
-      ),
+      attempts: attemptsData(attempts),
     },
   };
 }
