@@ -10,13 +10,13 @@ import { formatOf } from './options.js';
 export const ROWS_HELP =
   'the folder of Parquet files `ingest --keep-rows` wrote (default: <store>.rows/<job>/ beside a SQLite store)';
 
-/** Opens the job's database, runs `use` on it, and closes everything whatever happens. */
 /**
  * DuckDB's module, loaded when a command needs it: its native library takes over 100 ms to load,
  * and every other command (a worker's `ingest` above all) starts without it.
  */
 export const database = () => import('../../query/database.js');
 
+/** Opens the job's database, runs `use` on it, and closes everything whatever happens. */
 export async function withJobDatabase<T>(
   opts: { store: string; job?: string; rows?: string },
   use: (db: JobDatabase) => Promise<T>,

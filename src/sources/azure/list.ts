@@ -74,29 +74,59 @@ async function* walk(
 }
 
 /**
- * One folder's entries, a page at a time: flat (blobs only) or one level (blobs and sub-folders, in
- * the service's order). The first page of a listing is small, so work can start while the rest is
- * listed: on a large container the first full page takes the service a second or more.
+ * The pages of one List Blobs listing under `prefix`, each its own request retried on its own: after
+ * a failed page the marker is all that must be trusted. `firstPage` caps the first request.
  */
-async function* pages(listing: BlobListing, prefix: string, flat: boolean): AsyncGenerator<Entry[]> {
-  const { container, pageSize, signal } = listing;
+export async function* listedPages(
+  container: ListingContainerClient,
+  prefix: string,
+  options: {
+    delimiter?: string;
+    pageSize: number;
+    firstPage?: number;
+    retry: RetryOptions;
+    signal?: AbortSignal;
+  },
+): AsyncGenerator<ListedEntry[]> {
   let marker: string | undefined;
   do {
-    const maxResults =
-      listing.stats.itemsListed === 0 && marker === undefined ? Math.min(pageSize, FIRST_PAGE) : pageSize;
-    // Each page is its own request: after a failed page the marker is all that must be trusted.
+    const maxResults = marker === undefined ? (options.firstPage ?? options.pageSize) : options.pageSize;
     const page = await withRetry(
-      { what: `listing ${JSON.stringify(prefix)}`, options: listing.retry, signal, isList: true },
+      {
+        what: `listing ${JSON.stringify(prefix)}`,
+        options: options.retry,
+        signal: options.signal,
+        isList: true,
+      },
       (abortSignal) =>
         container.listPage({
           prefix,
-          ...(flat ? {} : { delimiter: '/' }),
+          ...(options.delimiter ? { delimiter: options.delimiter } : {}),
           ...(marker ? { marker } : {}),
           maxResults,
           abortSignal,
         }),
     );
-    const entries = page.entries.map(toEntry);
+    yield page.entries;
+    marker = page.next;
+  } while (marker);
+}
+
+/**
+ * One folder's entries, a page at a time: flat (blobs only) or one level (blobs and sub-folders, in
+ * name order). The first page of a listing is small, so work can start while the rest is listed:
+ * on a large container the first full page takes the service a second or more.
+ */
+async function* pages(listing: BlobListing, prefix: string, flat: boolean): AsyncGenerator<Entry[]> {
+  const { pageSize } = listing;
+  for await (const page of listedPages(listing.container, prefix, {
+    ...(flat ? {} : { delimiter: '/' }),
+    pageSize,
+    ...(listing.stats.itemsListed === 0 ? { firstPage: Math.min(pageSize, FIRST_PAGE) } : {}),
+    retry: listing.retry,
+    ...(listing.signal ? { signal: listing.signal } : {}),
+  })) {
+    const entries = page.map(toEntry);
     // Azure interleaves blobs and folders by name; an emulator may not: merge the two sorted runs.
     yield flat
       ? entries
@@ -104,8 +134,7 @@ async function* pages(listing: BlobListing, prefix: string, flat: boolean): Asyn
           entries.filter((e) => e.item),
           entries.filter((e) => !e.item),
         );
-    marker = page.next;
-  } while (marker);
+  }
 }
 
 /** Names in the first page of a listing. */

@@ -4,8 +4,9 @@
 
 import { containerClientFor } from '../azure/client.js';
 import { openAzureSource } from '../azure/index.js';
+import { listedPages } from '../azure/list.js';
 import { configureAzureLogging } from '../azure/logging.js';
-import { DEFAULT_RETRY, withRetry } from '../azure/retry.js';
+import { DEFAULT_RETRY } from '../azure/retry.js';
 import { nameBeforeCursor } from '../order.js';
 import type { ItemsOptions } from './index.js';
 import type { ItemList } from './rows.js';
@@ -33,26 +34,19 @@ export async function openBlobItems(location: string, options: ItemsOptions): Pr
       const container = await containerClientFor(source.access, source.address.container);
       // Folder ids without their trailing '/': what a user calls the folder.
       async function* walk(prefix: string, level: number): AsyncGenerator<string> {
-        let marker: string | undefined;
-        do {
-          const page = await withRetry(
-            { what: `listing ${JSON.stringify(prefix)}`, options: DEFAULT_RETRY, signal, isList: true },
-            (abortSignal) =>
-              container.listPage({
-                prefix,
-                delimiter: '/',
-                ...(marker ? { marker } : {}),
-                maxResults: 5000,
-                abortSignal,
-              }),
-          );
-          marker = page.next;
-          for (const entry of page.entries) {
+        const pages = listedPages(container, prefix, {
+          delimiter: '/',
+          pageSize: 5000,
+          retry: DEFAULT_RETRY,
+          ...(signal ? { signal } : {}),
+        });
+        for await (const page of pages) {
+          for (const entry of page) {
             if (entry.blob) continue; // a blob beside the folders: not a folder item
             if (level <= 1) yield entry.name;
             else yield* walk(entry.name, level - 1);
           }
-        } while (marker);
+        }
       }
       for await (const folder of walk(source.address.prefix, depth)) {
         const id = folder.replace(/\/$/, '');
