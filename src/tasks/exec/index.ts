@@ -202,8 +202,9 @@ function sizeOf(file: string): number {
 
 /**
  * Makes an item's output folder and its stdout and stderr files (opened to append, so a claimed
- * item given back unrun keeps its last attempt's output; the command's redirections truncate). A plain mkdir is the common case; the recursive form only when the parent
- * is missing (the first item); EEXIST (a rerun) is fine.
+ * item given back unrun keeps its last attempt's output; the command's redirections truncate). A
+ * plain mkdir is the common case; the recursive form only when the parent is missing (the first
+ * item); EEXIST (a rerun) is fine.
  */
 async function prepareOutput(dir: string): Promise<void> {
   try {
