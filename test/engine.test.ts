@@ -273,6 +273,35 @@ describe('the engine loop', () => {
     assert.equal(await itemsCommitted(), 2, 'item-000 counted once, by the thief');
   });
 
+  it('counts an item whose commit was refused as a lost lease, when the takeover came before a heartbeat', async () => {
+    await addItems(2);
+    const task = new ScriptedTask((item) => (item.id === 'item-000' && item.fence === 1 ? 'hold' : 'ok'));
+    const run = start(task, { leaseTtlMs: 30_000, commitIntervalMs: 100 });
+    await clock.until(() => run.events.some((e) => e.type === 'commit' && e.items === 1));
+    const thief = SqliteStore.open(path.join(dir, 'store.db'), { clock: () => clock.now() + 60_000 });
+    const taken = await thief.leaseItems(JOB, 'thief', 10, 30_000);
+    // It finishes before the next heartbeat (10 s away) could say the lease is gone: the commit does.
+    task.finish('item-000');
+    await clock.until(() => run.events.some((e) => e.type === 'commit' && e.rejected === 1), 1000);
+    const lost = run.events.find((e) => e.type === 'lost');
+    assert.deepEqual(lost && lost.type === 'lost' ? lost.ids : [], ['item-000']);
+    await thief.releaseItems(
+      JOB,
+      'thief',
+      taken.map((i) => ({ id: i.id, fence: i.fence })),
+    );
+    await thief.close();
+    // Given back, it is leased again by the same worker under a new fence: that lease is not lost.
+    await clock.until(() => run.ended, 60_000);
+    assert.deepEqual(
+      task.started.filter((id) => id === 'item-000'),
+      ['item-000', 'item-000'],
+    );
+    assert.equal(run.result?.lost, 1);
+    assert.equal(run.result?.rejected, 1);
+    assert.equal(await itemsCommitted(), 2, 'item-000 counted once, by its second lease');
+  });
+
   it('waits for items leased by another worker, and takes them over when that lease runs out', async () => {
     await addItems(3);
     const frozen = SqliteStore.open(path.join(dir, 'store.db'), { clock: () => clock.now() });

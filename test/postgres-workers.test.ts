@@ -92,7 +92,8 @@ describe('a fleet of workers on one PostgreSQL job', () => {
     }
     const thawed = await frozenDone;
     assert.equal(thawed.code, 0, thawed.stderr);
-    // Thawed, its first heartbeat told it the items it held had been taken over.
+    // Thawed, it learned that the items it held had been taken over: from its first heartbeat, or
+    // from the commit the store refused when that came first.
     assert.match(thawed.stderr, /"event":"lost"/);
     assert.equal((await killedDone).signal, 'SIGKILL');
 

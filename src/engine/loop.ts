@@ -321,7 +321,9 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
   const toFail: ItemFailure[] = [];
   const failedAttempts = new Map<string, number>();
   const toRelease: { id: string; fence: number }[] = [];
+  // Leases lost (id and fence): the same item leased again later, with a new fence, is ours again.
   const lost = new Set<string>();
+  const lease = (i: { id: string; fence: number }) => `${i.fence}:${i.id}`;
 
   let graceTimer: unknown;
   const stop = (reason: string) => {
@@ -401,6 +403,9 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       run.records += records;
       run.rejected += rejected.length;
       emit({ type: 'commit', items: committed, rejected: rejected.length, records });
+      // A rejected unit's items were taken over before a heartbeat said so: their leases are lost.
+      if (refused.size > 0)
+        loseItems(batch.flatMap((u) => u.items).filter((o) => refused.has(o.id) && !lost.has(lease(o))));
     });
     return flushing.catch((error) => fail(error, `store failed: ${describe(error)}`));
   };
@@ -468,17 +473,17 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     ...[...inFlight.values()].map((f) => ({ id: f.item.id, fence: f.item.fence })),
     ...toCommit.flatMap((u) => u.items.map((o) => ({ id: o.id, fence: o.fence }))),
   ];
-  const loseItems = (ids: string[]) => {
-    if (ids.length === 0) return;
-    const gone = new Set(ids);
-    for (const id of ids) lost.add(id);
-    run.lost += ids.length;
-    emit({ type: 'lost', ids });
-    for (let i = queue.length - 1; i >= 0; i--) if (gone.has((queue[i] as LeasedItem).id)) queue.splice(i, 1);
-    for (const id of ids) inFlight.get(id)?.abort.abort();
+  const loseItems = (leases: { id: string; fence: number }[]) => {
+    if (leases.length === 0) return;
+    for (const l of leases) lost.add(lease(l));
+    run.lost += leases.length;
+    emit({ type: 'lost', ids: leases.map((l) => l.id) });
+    for (let i = queue.length - 1; i >= 0; i--)
+      if (lost.has(lease(queue[i] as LeasedItem))) queue.splice(i, 1);
+    for (const f of inFlight.values()) if (lost.has(lease(f.item))) f.abort.abort();
     for (let i = toCommit.length - 1; i >= 0; i--) {
       const unit = toCommit[i] as CommitUnit;
-      if (unit.items.some((o) => gone.has(o.id))) {
+      if (unit.items.some((o) => lost.has(lease(o)))) {
         toCommit.splice(i, 1);
         toCommitItems -= unit.items.length;
       }
@@ -488,8 +493,12 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
   const stopHeartbeat = every(clock, Math.max(250, Math.floor(leaseTtlMs / 3)), () => {
     if (beating || fatal) return;
     beating = true;
-    void storeCall('renewing leases', () => store.heartbeat(job, owner, held(), leaseTtlMs))
-      .then(({ lost: ids }) => loseItems(ids))
+    const holding = held();
+    void storeCall('renewing leases', () => store.heartbeat(job, owner, holding, leaseTtlMs))
+      .then(({ lost: ids }) => {
+        const gone = new Set(ids);
+        loseItems(holding.filter((l) => gone.has(l.id)));
+      })
       .catch((error) => fail(error, `store failed: ${describe(error)}`))
       .finally(() => {
         beating = false;
@@ -667,7 +676,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
         const finished: ItemOutcome[] = [];
         for (const r of result.items) {
           const item = byId.get(r.id) as LeasedItem;
-          if (lost.has(item.id)) continue;
+          if (lost.has(lease(item))) continue;
           if ('error' in r) {
             ok = false;
             recordFailure(item, new Error(r.error), r.permanent === true);
@@ -676,7 +685,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
           }
         }
         // A group's delta cannot be split: if any of it was lost, none of it commits.
-        if (finished.length > 0 && !items.some((i) => lost.has(i.id))) {
+        if (finished.length > 0 && !items.some((i) => lost.has(lease(i)))) {
           toCommit.push({ items: finished, delta: result.delta });
           toCommitItems += finished.length;
         }
@@ -684,7 +693,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
         const item = items[0] as LeasedItem;
         const result = await task.run(item, abort.signal);
         if (hardStop) throw new Abandoned();
-        if (!lost.has(item.id)) {
+        if (!lost.has(lease(item))) {
           const { delta, ...rest } = result;
           toCommit.push({ items: [toOutcome(item, rest, itemStartedAt)], ...(delta ? { delta } : {}) });
           toCommitItems += 1;
@@ -693,7 +702,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       if (toCommitItems >= commitBatch) void flush();
       return ok;
     } catch (error) {
-      const mine = items.filter((i) => !lost.has(i.id));
+      const mine = items.filter((i) => !lost.has(lease(i)));
       if (
         hardStop ||
         error instanceof Abandoned ||
@@ -716,7 +725,8 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       wakeUp();
       return false;
     } finally {
-      for (const item of items) inFlight.delete(item.id);
+      // Only its own entry: a lost item may have been leased again meanwhile, under a new fence.
+      for (const item of items) if (inFlight.get(item.id)?.item === item) inFlight.delete(item.id);
     }
   };
 
