@@ -101,6 +101,22 @@ describe('ingest --keep-rows', () => {
     assert.deepEqual(await query(store, EXACTLY_ONCE), [
       { n: truth.records, distinct_n: truth.records, limited: classes.rateLimited },
     ]);
+    // Each row has its record's model and version, NULL where the record names none.
+    type ModelCount = { model: string | null; version: string | null; records: number; limited: number };
+    const order = (rows: ModelCount[]) =>
+      rows.sort((a, b) => `${a.model}/${a.version}`.localeCompare(`${b.model}/${b.version}`));
+    const byModel = (await query(
+      store,
+      'SELECT model, model_version AS version, count(*) AS records, count(*) FILTER (WHERE status = 429) AS limited FROM rows GROUP BY ALL',
+    )) as ModelCount[];
+    const expected = (truth.byModel as (ModelCount & { rateLimited: number })[]).map((m) => ({
+      model: m.model,
+      version: m.version,
+      records: m.records,
+      limited: m.rateLimited,
+    }));
+    assert.ok(expected.some((m) => m.model === null) && expected.some((m) => m.model !== null));
+    assert.deepEqual(order(byModel), order(expected));
   });
 
   it('a grown append blob adds only its new rows, numbered by their line in the blob', async () => {
