@@ -311,12 +311,24 @@ describe('merging small row files', () => {
         // The last passes never commit: no checkpoint names their files.
         if (p < passes - 3) committed.push(...(files.get(`blob-${p}`) ?? []));
       }
+      let asked = 0;
+      const committedFiles = async () => {
+        asked += 1;
+        return committed;
+      };
       assert.equal(
-        await writer.compact(committed, passes * 2 + 1),
+        await writer.compact(committedFiles, passes * 2 + 1),
         0,
-        'fewer than the threshold: left as they are',
+        'fewer files in the folder than the threshold: left as they are',
       );
-      const merged = await writer.compact(committed, 64);
+      assert.equal(asked, 0, 'without reading which are committed');
+      assert.equal(
+        await writer.compact(committedFiles, committed.length + 1),
+        0,
+        'enough files in the folder, but fewer of them committed: left as they are',
+      );
+      assert.equal(asked, 1);
+      const merged = await writer.compact(committedFiles, 64);
       assert.equal(merged, committed.length);
     } finally {
       writer.close();

@@ -82,6 +82,9 @@ export class RowCollector {
   private days = new Codes();
   private items: RowBatchData['items'] = [];
   private itemStart = 0;
+  /** Per named column, its last value and code: records in a row mostly repeat them. */
+  private readonly lastValue: (string | null)[] = NAMED.map(() => null);
+  private readonly lastCode = new Int32Array(NAMED.length).fill(-1);
 
   /** Rows gathered so far (of every item). */
   get size(): number {
@@ -98,12 +101,21 @@ export class RowCollector {
     this.status[i] = f.code ?? 0;
     this.statusClass[i] = CLASS_INDEX.get(f.cls) as number;
     this.durationMs[i] = f.latencyMs ?? Number.NaN;
-    this.named.model[i] = this.dictionary.of(f.model);
-    this.named.model_version[i] = this.dictionary.of(f.version);
-    this.named.deployment[i] = this.dictionary.of(f.deployment);
-    this.named.operation[i] = this.dictionary.of(f.operation);
-    this.named.category[i] = this.dictionary.of(f.category);
-    this.named.resource[i] = this.dictionary.of(f.resource);
+    this.named.model[i] = this.code(0, f.model);
+    this.named.model_version[i] = this.code(1, f.version);
+    this.named.deployment[i] = this.code(2, f.deployment);
+    this.named.operation[i] = this.code(3, f.operation);
+    this.named.category[i] = this.code(4, f.category);
+    this.named.resource[i] = this.code(5, f.resource);
+  }
+
+  /** The code of named column `k`'s value (NAMED order). */
+  private code(k: number, value: string | null): number {
+    if (value === this.lastValue[k]) return this.lastCode[k] as number;
+    const c = this.dictionary.of(value);
+    this.lastValue[k] = value;
+    this.lastCode[k] = c;
+    return c;
   }
 
   /** The rows added since the last call belong to item `id`. */
@@ -140,6 +152,8 @@ export class RowCollector {
     this.items = [];
     this.dictionary = new Codes();
     this.days = new Codes();
+    this.lastValue.fill(null);
+    this.lastCode.fill(-1);
     return batch;
   }
 

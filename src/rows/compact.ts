@@ -61,6 +61,20 @@ export async function filesToRead(dir: string, committed: string[]): Promise<str
 }
 
 /**
+ * Pass files in the folder, committed or not (merged files are not pass files; a merge removes its
+ * sources): no fewer than the committed ones still loose.
+ */
+export async function countPassFiles(dir: string): Promise<number> {
+  let n = 0;
+  for (const day of await readdir(dir).catch(() => [] as string[])) {
+    if (!day.startsWith('day=')) continue;
+    for (const f of await readdir(path.join(dir, day)).catch(() => [] as string[]))
+      if (f.endsWith('.parquet') && !f.startsWith('merged-')) n += 1;
+  }
+  return n;
+}
+
+/**
  * Merges the committed pass files no manifest holds yet, a file per day, when there are at least
  * `at` (COMPACT_AT) of them. One process at a time (a lock file in the folder); another one compacting
  * means this one leaves it. Returns how many files were merged.

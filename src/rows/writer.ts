@@ -7,15 +7,15 @@ import { access, mkdir } from 'node:fs/promises';
 import { availableParallelism, endianness } from 'node:os';
 import path from 'node:path';
 import type {
+  DuckDBDataChunk as DataChunk,
   DuckDBAppender,
   DuckDBConnection,
-  DuckDBType,
   DuckDBInstance as Instance,
 } from '@duckdb/node-api';
 import { duckdb } from '../duckdb.js';
 import { STATUS_CLASSES } from '../tasks/azure-logs/record.js';
 import { Codes, NAMED, type RowBatchData } from './batch.js';
-import { compactRows } from './compact.js';
+import { COMPACT_AT, compactRows, countPassFiles } from './compact.js';
 import { passFile } from './paths.js';
 
 const { DuckDBDataChunk, DuckDBInstance } = duckdb;
@@ -158,11 +158,13 @@ export class RowsWriter {
     try {
       const appender = await connection.createAppender('staging');
       try {
+        // One chunk, refilled: its ENUM types (a pass's hundred blob names) are built once.
         const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
+        const chunk = DuckDBDataChunk.create(types);
         for (const [p, { batch }] of parts.entries()) {
           for (let at = 0; at < batch.count; at += CHUNK_ROWS) {
             const n = Math.min(CHUNK_ROWS, batch.count - at);
-            appendChunk(appender, types, batch, at, n, maps[p] as ChunkMaps);
+            appendChunk(appender, chunk, batch, at, n, maps[p] as ChunkMaps);
           }
         }
         appender.flushSync();
@@ -215,9 +217,15 @@ export class RowsWriter {
     }
   }
 
-  /** Merges small committed files a file per day (rows/compact.ts); how many were merged. */
-  compact(committed: string[], at?: number): Promise<number> {
-    return this.withConnection((connection) => compactRows(connection, this.dir, committed, at));
+  /**
+   * Merges small committed files a file per day (rows/compact.ts); how many were merged. The
+   * committed files (every item's checkpoint read) are asked for only when the folder holds enough
+   * pass files for a merge to be due: a job's end then costs a folder listing, not a store scan.
+   */
+  async compact(committed: () => Promise<string[]>, at = COMPACT_AT): Promise<number> {
+    if ((await countPassFiles(this.dir)) < at) return 0;
+    const files = await committed();
+    return this.withConnection((connection) => compactRows(connection, this.dir, files, at));
   }
 
   close(): void {
@@ -260,21 +268,25 @@ function passCodes(codes: Int32Array, dictionary: readonly string[], into: Codes
 }
 
 /**
- * Rows `[at, at + n)` of `batch` as one data chunk, into the appender. Values are copied straight
+ * Rows `[at, at + n)` of `batch` as the data chunk (reset: all valid), into the appender. Values are copied straight
  * into the vectors' typed arrays (a setItem per value costs more than the parse of the record), an
  * ENUM's as its index; a missing name is NULL, a missing number a sentinel (NaN, 0) that the COPY
  * of writeNow turns into NULL.
  */
 function appendChunk(
   appender: DuckDBAppender,
-  types: DuckDBType[],
+  chunk: DataChunk,
   batch: RowBatchData,
   at: number,
   n: number,
   maps: ChunkMaps,
 ): void {
-  const chunk = DuckDBDataChunk.create(types, n);
-  const vectors = types.map((_, i) => chunk.getColumnVector(i) as unknown as Items);
+  chunk.reset();
+  chunk.rowCount = n;
+  const vectors = Array.from(
+    { length: chunk.columnCount },
+    (_, i) => chunk.getColumnVector(i) as unknown as Items,
+  );
   const column = (i: number) => (vectors[i] as Items).items;
   const end = at + n;
   remap(vectors[0] as Items, maps.blobOf.subarray(at, end), null);

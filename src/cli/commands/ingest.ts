@@ -266,7 +266,7 @@ async function compact(
   say: (line: string) => void,
 ): Promise<void> {
   try {
-    const merged = await (await writer).compact((await committedRows(store, job)).files);
+    const merged = await (await writer).compact(async () => (await committedRows(store, job)).files);
     if (merged > 0) say(`rows: merged ${count(merged)} small files into a file per day`);
   } catch (error) {
     say(`rows: could not merge small files (${(error as Error).message}); the rows are complete as they are`);
