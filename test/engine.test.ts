@@ -302,6 +302,46 @@ describe('the engine loop', () => {
     assert.equal(await itemsCommitted(), 2, 'item-000 counted once, by its second lease');
   });
 
+  it("reads the job's counts less often when the store takes long to count them", async () => {
+    /** The store, with progress() taking `ms` of the clock's time, and its calls counted. */
+    const counting = (ms: number) => {
+      const calls = { n: 0 };
+      const wrapped = new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'progress')
+            return async (job: string) => {
+              calls.n += 1;
+              await new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+              return target.progress(job);
+            };
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      return { calls, store: wrapped };
+    };
+    for (const [ms, atMost, atLeast] of [
+      [0, 40, 25],
+      [200, 4, 2],
+    ] as const) {
+      await store.addItems(JOB, [{ id: `case-${ms}`, size: 10 }]);
+      await store.markListed(JOB, 'lister');
+      const task = new ScriptedTask(() => 'hold');
+      const slow = counting(ms);
+      const run = start(task, { store: slow.store, progressIntervalMs: 1000 });
+      await clock.advance(30_000);
+      const events = run.events.filter((e) => e.type === 'progress').length;
+      assert.ok(events >= 25, `progress is still said every second (${events} in 30 s)`);
+      assert.ok(
+        slow.calls.n <= atMost && slow.calls.n >= atLeast,
+        `counts read ${slow.calls.n} times in 30 s when a read takes ${ms} ms`,
+      );
+      for (const id of task.started) task.finish(id);
+      await clock.until(() => run.ended);
+      assert.equal(run.result?.outcome, 'done');
+    }
+  });
+
   it('waits for items leased by another worker, and takes them over when that lease runs out', async () => {
     await addItems(3);
     const frozen = SqliteStore.open(path.join(dir, 'store.db'), { clock: () => clock.now() });
