@@ -302,6 +302,58 @@ describe('the engine loop', () => {
     assert.equal(await itemsCommitted(), 2, 'item-000 counted once, by its second lease');
   });
 
+  it("when a group's commit is refused for one taken item, says only that one lost and runs the rest again at once", async () => {
+    await addItems(2);
+    let release: (() => void) | undefined;
+    const groups: string[][] = [];
+    const task: Task = {
+      name: 'pairs',
+      groupLimits: { items: 2, bytes: 1e9 },
+      run: () => Promise.reject(new Error('run in groups only')),
+      async runGroup(items) {
+        groups.push(items.map((i) => i.id));
+        if (groups.length === 1) await new Promise<void>((resolve) => (release = resolve));
+        const delta = new Delta();
+        for (const _ of items) delta.count('items');
+        return {
+          delta,
+          items: items.map((i) => ({
+            id: i.id,
+            checkpoint: null,
+            covered: i.size,
+            records: 1,
+            bytes: i.size,
+          })),
+        };
+      },
+      close: async () => {},
+    };
+    const run = start(task, { leaseTtlMs: 30_000, commitIntervalMs: 100 });
+    await clock.until(() => release !== undefined);
+    assert.deepEqual(groups[0], ['item-000', 'item-001']);
+    // Another worker, whose clock says the leases have run out, takes one item over and finishes it.
+    const thief = SqliteStore.open(path.join(dir, 'store.db'), { clock: () => clock.now() + 60_000 });
+    const [taken] = (await thief.leaseItems(JOB, 'thief', 1, 30_000)) as [LeasedItem];
+    const delta = new Delta();
+    delta.count('items');
+    const one = { checkpoint: null, covered: 10, records: 1, bytes: 10, startedAt: 0, finishedAt: 0 };
+    await thief.commitResults(JOB, 'thief', [
+      { items: [{ id: taken.id, fence: taken.fence, ...one }], delta },
+    ]);
+    await thief.close();
+    (release as () => void)();
+    await clock.until(() => run.ended, 5000);
+    const lost = run.events.filter((e) => e.type === 'lost');
+    assert.deepEqual(
+      lost.flatMap((e) => (e.type === 'lost' ? e.ids : [])),
+      [taken.id],
+    );
+    const other = taken.id === 'item-000' ? 'item-001' : 'item-000';
+    assert.deepEqual(groups[1], [other], 'the item still ours was run again, without waiting for its lease');
+    assert.equal(run.result?.outcome, 'done');
+    assert.equal(await itemsCommitted(), 2, 'each item counted once');
+  });
+
   it("reads the job's counts less often when the store takes long to count them", async () => {
     /** The store, with progress() taking `ms` of the clock's time, and its calls counted. */
     const counting = (ms: number) => {

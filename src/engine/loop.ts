@@ -403,9 +403,21 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       run.records += records;
       run.rejected += rejected.length;
       emit({ type: 'commit', items: committed, rejected: rejected.length, records });
-      // A rejected unit's items were taken over before a heartbeat said so: their leases are lost.
-      if (refused.size > 0)
-        loseItems(batch.flatMap((u) => u.items).filter((o) => refused.has(o.id) && !lost.has(lease(o))));
+      if (refused.size > 0) {
+        // A unit is refused whole when any of its items was taken over before a heartbeat said so.
+        // Which ones: the store says (renewing the rest); those lost are stopped and said, the rest
+        // go back at once to be run again, not after their leases run out.
+        const held = batch
+          .flatMap((u) => u.items)
+          .filter((o) => refused.has(o.id) && !lost.has(lease(o)))
+          .map((o) => ({ id: o.id, fence: o.fence }));
+        const { lost: gone } = await storeCall('renewing leases', () =>
+          store.heartbeat(job, owner, held, leaseTtlMs),
+        );
+        const taken = new Set(gone);
+        loseItems(held.filter((l) => taken.has(l.id)));
+        toRelease.push(...held.filter((l) => !taken.has(l.id)));
+      }
     });
     return flushing.catch((error) => fail(error, `store failed: ${describe(error)}`));
   };
