@@ -3,12 +3,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Delta } from '../src/aggregate/delta.js';
+import { FileSource } from '../src/sources/file/index.js';
 import type { Source } from '../src/sources/types.js';
 import { createAzureLogsTask } from '../src/tasks/azure-logs/index.js';
 import { BlobParser, parseBlob } from '../src/tasks/azure-logs/parse.js';
@@ -315,5 +316,29 @@ describe('values from the data are bounded', () => {
       text.stdout,
       /folded into "\(other\)": 200 records by deployment \(more than 1,000 distinct values/,
     );
+  });
+});
+
+describe('a stop while the parser threads work', () => {
+  it('aborting a parse whose reply is already on its way does not end the process', async () => {
+    const folder = path.join(dir, 'abort-race');
+    await mkdir(folder, { recursive: true });
+    const lines = Array.from({ length: 5000 }, (_, i) => rr({ durationMs: i })).join('\n');
+    for (const name of ['a.json', 'b.json']) await writeFile(path.join(folder, name), `${lines}\n`);
+    const task = createAzureLogsTask(await FileSource.open(folder), { threads: 1 });
+    const item = (id: string) => ({ id, size: 0, payload: null, checkpoint: null, fence: 1, attempts: 0 });
+    try {
+      await task.run(item('a.json'), new AbortController().signal); // the thread is up
+      const stop = new AbortController();
+      const parsing = task.run(item('b.json'), stop.signal);
+      // The main thread is held while the thread parses and replies; the stop then comes first.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+      stop.abort();
+      await assert.rejects(parsing, { name: 'AbortError' });
+      // The reply arrives for a task no longer there: heard by the pool, not thrown.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      await task.close();
+    }
   });
 });
