@@ -121,7 +121,8 @@ function parseFile(
       const n = readFully(fd, resume.offset, size - resume.offset);
       const parser = new BlobParser(resume, shared, limits, rows);
       parser.push(readBuffer.subarray(0, n));
-      return withMark(fd, parser.end(), resume);
+      // What was read is still in the buffer (the parser copies what it keeps): the mark comes from it.
+      return withMark(fd, parser.end(), resume, readBuffer.subarray(0, n));
     }
     const parser = new BlobParser(resume, undefined, limits, rows);
     let position = resume.offset;
@@ -140,11 +141,23 @@ function parseFile(
   }
 }
 
-/** The result with the mark of the bytes it read last: the MARK_BYTES (or fewer) that end where it stopped reading. */
-function withMark(fd: number, result: TaskResult, resume: Resume): TaskResult & { mark?: TailMark } {
+/**
+ * The result with the mark of the bytes it read last: the MARK_BYTES (or fewer) that end where it
+ * stopped reading. Taken from `read` (the bytes read from the resume offset on) when they hold
+ * them all, else read again from the file.
+ */
+function withMark(
+  fd: number,
+  result: TaskResult,
+  resume: Resume,
+  read?: Buffer,
+): TaskResult & { mark?: TailMark } {
   const end = resume.offset + result.bytes;
   if (end === 0) return result;
   const length = Math.min(MARK_BYTES, end);
+  const from = end - length - resume.offset;
+  if (read && from >= 0 && from + length <= read.byteLength)
+    return { ...result, mark: markOf(read.subarray(from, from + length), end) };
   const n = readFully(fd, end - length, length, markBuffer);
   return { ...result, mark: markOf(markBuffer.subarray(0, n), end) };
 }
