@@ -411,12 +411,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
           .flatMap((u) => u.items)
           .filter((o) => refused.has(o.id) && !lost.has(lease(o)))
           .map((o) => ({ id: o.id, fence: o.fence }));
-        const { lost: gone } = await storeCall('renewing leases', () =>
-          store.heartbeat(job, owner, held, leaseTtlMs),
-        );
-        const taken = new Set(gone);
-        loseItems(held.filter((l) => taken.has(l.id)));
-        toRelease.push(...held.filter((l) => !taken.has(l.id)));
+        toRelease.push(...(await renew(held)));
       }
     });
     return flushing.catch((error) => fail(error, `store failed: ${describe(error)}`));
@@ -456,15 +451,13 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
   // The counts are a scan of the job's items (~35 ms for 200,000 on PostgreSQL), read by every
   // worker: read again no sooner than 50 times what the last read took, so however large the job,
   // a worker's progress costs the store at most ~2 % of its time.
-  let refreshEveryMs = Math.min(1000, progressIntervalMs);
+  const refreshAtMostMs = Math.min(1000, progressIntervalMs);
+  let refreshEveryMs = refreshAtMostMs;
   const refresh = async () => {
     const asked = now();
     snapshot = await storeCall('reading progress', () => store.progress(job));
     snapshotAt = now();
-    refreshEveryMs = Math.max(
-      Math.min(1000, progressIntervalMs),
-      Math.min(60_000, 50 * (snapshotAt - asked)),
-    );
+    refreshEveryMs = Math.max(refreshAtMostMs, Math.min(60_000, 50 * (snapshotAt - asked)));
     if (snapshot.listingComplete) listingComplete = true;
     jobRate.update(snapshotAt, snapshot.bytes.done - before.bytes.done);
     recordRate.update(snapshotAt, snapshot.records - before.records);
@@ -510,16 +503,20 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       }
     }
   };
+  /** Renews leases; stops and says those the store says are lost. The ones still held, back. */
+  const renew = async (holding: { id: string; fence: number }[]) => {
+    const { lost: ids } = await storeCall('renewing leases', () =>
+      store.heartbeat(job, owner, holding, leaseTtlMs),
+    );
+    const gone = new Set(ids);
+    loseItems(holding.filter((l) => gone.has(l.id)));
+    return holding.filter((l) => !gone.has(l.id));
+  };
   let beating = false;
   const stopHeartbeat = every(clock, Math.max(250, Math.floor(leaseTtlMs / 3)), () => {
     if (beating || fatal) return;
     beating = true;
-    const holding = held();
-    void storeCall('renewing leases', () => store.heartbeat(job, owner, holding, leaseTtlMs))
-      .then(({ lost: ids }) => {
-        const gone = new Set(ids);
-        loseItems(holding.filter((l) => gone.has(l.id)));
-      })
+    void renew(held())
       .catch((error) => fail(error, `store failed: ${describe(error)}`))
       .finally(() => {
         beating = false;
