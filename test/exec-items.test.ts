@@ -100,6 +100,30 @@ describe('CSV', () => {
   });
 });
 
+describe('a listing stopped midway', () => {
+  // A stop aborts the listing while it reads: the step it waits for must still settle, or the run
+  // would wait for it forever (and Node, with nothing left to run, exits 13).
+  for (const [name, text] of [
+    ['stop.csv', `id\n${Array.from({ length: 5000 }, (_, i) => i).join('\n')}\n`],
+    ['stop.jsonl', Array.from({ length: 5000 }, (_, i) => `{"id": "${i}"}\n`).join('')],
+  ] as const) {
+    test(`${name.split('.')[1]}: the step in flight settles`, async () => {
+      const list = await openItems(await file(name, text));
+      const abort = new AbortController();
+      const step = list.list(undefined, abort.signal)[Symbol.asyncIterator]().next();
+      abort.abort();
+      const settled = await Promise.race([
+        step.then(
+          () => 'settled',
+          () => 'settled',
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+      ]);
+      assert.equal(settled, 'settled');
+    });
+  }
+});
+
 describe('JSONL', () => {
   test('one object per line; numeric ids become text; blank lines skipped; keys are the fields', async () => {
     const jsonl = await file(

@@ -576,6 +576,7 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     emit({ type: 'listed', items: run.listed, added: run.added, changed: run.changed, complete: true });
   })()
     .catch((error) => {
+      if (listAbort.signal.aborted) return; // a stop ended the listing: not a failure of the listing
       if (error instanceof StoreError || error instanceof UsageError) fail(error, describe(error));
       else
         fail(new UsageError(`listing ${options.listing?.uri} failed: ${describe(error)}`), 'listing failed');
