@@ -30,9 +30,12 @@ const COUNT = 'echo "$1" >> runs.log';
 
 function contenders(): Contender[] {
   // `fixed`: --jobs P, the same number as the others; without it, as users run it: the gate decides.
-  const sluice = (dir: string, command: string[], fixed = true): [string, string[]] => [
-    process.execPath,
+  // `shells`: children start through launcher shells, as where the spawner could not be built.
+  const sluice = (dir: string, command: string[], fixed = true, shells = false): [string, string[]] => [
+    'env',
     [
+      ...(shells ? ['SLUICE_SPAWNER=0'] : []),
+      process.execPath,
       CLI,
       'run',
       '--items',
@@ -57,6 +60,12 @@ function contenders(): Contender[] {
       available: true,
       plain: (dir) => sluice(dir, ['echo', '{id}']),
       counted: (dir) => sluice(dir, ['sh', '-c', COUNT, 'sh', '{id}']),
+    },
+    {
+      name: `sluice run --jobs ${P}, launcher shells (SLUICE_SPAWNER=0)`,
+      available: true,
+      plain: (dir) => sluice(dir, ['echo', '{id}'], true, true),
+      counted: (dir) => sluice(dir, ['sh', '-c', COUNT, 'sh', '{id}'], true, true),
     },
     {
       name: `parallel -j${P} --joblog`,

@@ -58,3 +58,21 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli/main.js', 0o755);
+
+// The spawner (src/tasks/exec/spawner.c) starts `sluice run`'s children; built here with the
+// machine's C compiler. Without one, children start through shells, which costs more per child.
+const cc = process.env.CC || 'cc';
+try {
+  execFileSync(
+    cc,
+    ['-O2', '-std=c11', '-Wall', '-Wextra', '-o', 'dist/spawner', 'src/tasks/exec/spawner.c'],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+} catch (error) {
+  process.stderr.write(
+    `sluice build: the spawner was not built (${cc}: ${String(error.message).split('\n')[0]}); ` +
+      '`sluice run` will start its children through shells, which costs more per child\n',
+  );
+}

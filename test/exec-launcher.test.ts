@@ -1,5 +1,6 @@
-// The launcher shells: every byte of an argument reaches the child as it was (nothing is shell
-// syntax), statuses and signals read as Node reports them, process groups as with `detached`.
+// The launchers (the spawner, shells): every byte of an argument reaches the child as it was
+// (nothing is shell syntax), statuses and signals read as Node reports them, process groups as
+// with `detached`. The spawner is built by `npm run build` (npm test builds first).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +14,9 @@ const dir = mkdtempSync(path.join(tmpdir(), 'sluice-launcher-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // 'direct': Node's own spawn, what runs where no launcher can (and the same contract holds).
-for (const mode of ['bash', 'setsid', 'direct'] as const) {
+for (const mode of ['spawner', 'bash', 'setsid', 'direct'] as const) {
   describe(mode === 'direct' ? 'children spawned directly' : `launcher through ${mode}`, () => {
+    const shell = mode === 'bash' || mode === 'setsid';
     const launcher = mode === 'direct' ? undefined : Launcher.create(process.env, mode);
     after(() => launcher?.close());
 
@@ -33,7 +35,10 @@ for (const mode of ['bash', 'setsid', 'direct'] as const) {
 
     if (mode !== 'direct')
       test('the launcher exists here, in the mode asked for', () => {
-        assert.ok(launcher, `${mode}: bash 5.1+, sh and setsid are on this machine's PATH`);
+        assert.ok(
+          launcher,
+          `${mode}: built (dist/spawner), or bash 5.1+, sh and setsid on this machine's PATH`,
+        );
         assert.equal(launcher.mode, mode);
       });
 
@@ -49,9 +54,9 @@ for (const mode of ['bash', 'setsid', 'direct'] as const) {
       assert.equal(stdout, 'resumed\n');
     });
 
-    test('a command that exits 147 (128 + SIGSTOP) itself ends, read as shells read it', async () => {
+    test(`a command that exits 147 (128 + SIGSTOP) itself ends, ${shell ? 'read as shells read it' : 'exactly'}`, async () => {
       const { end } = await run(['sh', '-c', 'exit 147']);
-      assert.equal(mode === 'direct' ? end.exitCode : end.signal, mode === 'direct' ? 147 : 'SIGSTOP');
+      assert.equal(shell ? end.signal : end.exitCode, shell ? 'SIGSTOP' : 147);
     });
 
     test('arguments reach the child byte for byte, whatever shell syntax they hold', async () => {
@@ -104,24 +109,24 @@ for (const mode of ['bash', 'setsid', 'direct'] as const) {
 
     test('a NUL byte in a word is refused, never dropped', async () => {
       await assert.rejects(run(['echo', 'a\0b']), { code: 'ERR_INVALID_ARG_VALUE' });
-      assert.equal((await run(['echo', 'after'])).stdout, 'after\n', 'the shell still serves');
+      assert.equal((await run(['echo', 'after'])).stdout, 'after\n', 'the launcher still serves');
     });
 
     if (mode !== 'direct')
-      test('a launcher shell that dies fails its child loudly and stops the child', async () => {
+      test(`a ${shell ? 'launcher shell' : 'spawner'} that dies fails its child loudly and stops the child`, async () => {
         const child = run(['sh', '-c', 'echo $$; sleep 30']);
         await new Promise((r) => setTimeout(r, 300));
         const file = path.join(dir, `${n}.out`);
         const pid = Number(readFileSync(file, 'utf8').trim());
-        const shell = Number(
+        const parent = Number(
           execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim(),
         );
-        process.kill(shell, 'SIGKILL');
-        await assert.rejects(child, /launcher shell ended/);
+        process.kill(parent, 'SIGKILL');
+        await assert.rejects(child, shell ? /launcher shell ended/ : /the spawner ended/);
         const deadline = Date.now() + 2000;
         while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         assert.equal(groupAlive(pid), false, 'the orphaned child was stopped');
-        assert.equal((await run(['echo', 'next'])).stdout, 'next\n', 'a new shell takes over');
+        assert.equal((await run(['echo', 'next'])).stdout, 'next\n', 'a new one takes over');
       });
 
     test('a missing or non-executable command is refused as spawn refuses it', () => {
@@ -150,7 +155,7 @@ for (const mode of ['bash', 'setsid', 'direct'] as const) {
       }
     }
 
-    test('shells are reused: a hundred children need no more shells than ran at once', async () => {
+    test('launchers are reused: a hundred children need no more of them than ran at once', async () => {
       const before = children();
       await Promise.all(
         Array.from({ length: 4 }, async () => {
@@ -159,5 +164,66 @@ for (const mode of ['bash', 'setsid', 'direct'] as const) {
       );
       assert.ok(children() <= before + 4, `${children()} children of the test process, ${before} before`);
     });
+
+    if (mode === 'spawner') {
+      test('the spawner measures each child: its peak memory and CPU time, from wait4', async () => {
+        const { end } = await run([
+          process.execPath,
+          '-e',
+          'Buffer.alloc(96 * 2 ** 20, 1); let x = 0; for (let i = 0; i < 3e7; i++) x += i;',
+        ]);
+        assert.equal(end.exitCode, 0);
+        assert.ok((end.peakRssBytes ?? 0) >= 96 * 2 ** 20, `peak ${end.peakRssBytes}`);
+        assert.ok((end.cpuMs ?? 0) > 5, `cpu ${end.cpuMs} ms`);
+      });
+
+      test("the spawner makes the output files' folder when it is missing", async () => {
+        const nested = path.join(dir, 'not', 'yet', 'there');
+        const end = await runChild(
+          {
+            argv: ['sh', '-c', 'echo made; echo oops >&2'],
+            stdoutFile: path.join(nested, 'stdout'),
+            stderrFile: path.join(nested, 'stderr'),
+            graceMs: 200,
+            signal: new AbortController().signal,
+          },
+          launcher,
+        );
+        assert.equal(end.exitCode, 0);
+        assert.equal(readFileSync(path.join(nested, 'stdout'), 'utf8'), 'made\n');
+        assert.equal(readFileSync(path.join(nested, 'stderr'), 'utf8'), 'oops\n');
+      });
+
+      test('an output file that cannot be opened fails the attempt, not as a missing command', async () => {
+        const error = await runChild(
+          {
+            argv: ['echo', 'never'],
+            stdoutFile: dir, // a folder
+            stderrFile: path.join(dir, 'never.err'),
+            graceMs: 200,
+            signal: new AbortController().signal,
+          },
+          launcher,
+        ).catch((e: NodeJS.ErrnoException) => e);
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /cannot open the command's stdout file \(EISDIR\)/);
+        assert.equal((error as NodeJS.ErrnoException).code, undefined);
+      });
+
+      test('told goodbye, a spawner lets its running children end, and still reports their ends', async () => {
+        const own = Launcher.create(process.env, 'spawner');
+        assert.ok(own);
+        const out = path.join(dir, 'goodbye.out');
+        const launched = await own.launch({
+          argv: ['/bin/sh', '-c', 'sleep 0.3; echo ended on its own'],
+          stdoutFile: out,
+          stderrFile: path.join(dir, 'goodbye.err'),
+          env: {},
+        });
+        own.close();
+        assert.deepEqual(await launched.exit.then((e) => [e.exitCode, e.signal]), [0, null]);
+        assert.equal(readFileSync(out, 'utf8'), 'ended on its own\n');
+      });
+    }
   });
 }

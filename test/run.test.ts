@@ -137,40 +137,45 @@ describe('sluice run', () => {
     );
   });
 
-  it('a sluice killed with SIGKILL leaves no command running: its watchdog stops their groups', async () => {
-    const cwd = await mkdtemp(path.join(dir, 'orphans-'));
-    await writeFile(path.join(cwd, 'items.csv'), 'id\na\nb\n');
-    const run = start(
-      [
-        'run',
-        '--items',
-        'items.csv',
-        '--jobs',
-        '2',
-        '--kill-after',
-        '1s',
-        '--',
-        'sh',
-        '-c',
-        'echo $$ > "$1/pid"; sleep 30',
-        'sh',
-        '{out}',
-      ],
-      { cwd },
-    );
-    const pids = await Promise.all(
-      ['a', 'b'].map((id) => whenWritten(path.join(cwd, 'sluice-out', id, 'pid'))),
-    );
-    run.kill('SIGKILL');
-    await finished(run);
-    for (const pid of pids.map(Number)) {
-      const deadline = Date.now() + 10_000;
-      while (await alive(pid)) {
-        assert.ok(Date.now() < deadline, `command ${pid} still runs 10 s after sluice was killed`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+  // The spawner stands watch itself; with launcher shells (SLUICE_SPAWNER=0) a watchdog does.
+  for (const [watch, env] of [
+    ['its spawner', {}],
+    ['its watchdog', { SLUICE_SPAWNER: '0' }],
+  ] as const)
+    it(`a sluice killed with SIGKILL leaves no command running: ${watch} stops their groups`, async () => {
+      const cwd = await mkdtemp(path.join(dir, 'orphans-'));
+      await writeFile(path.join(cwd, 'items.csv'), 'id\na\nb\n');
+      const run = start(
+        [
+          'run',
+          '--items',
+          'items.csv',
+          '--jobs',
+          '2',
+          '--kill-after',
+          '1s',
+          '--',
+          'sh',
+          '-c',
+          'echo $$ > "$1/pid"; sleep 30',
+          'sh',
+          '{out}',
+        ],
+        { cwd, env },
+      );
+      const pids = await Promise.all(
+        ['a', 'b'].map((id) => whenWritten(path.join(cwd, 'sluice-out', id, 'pid'))),
+      );
+      run.kill('SIGKILL');
+      await finished(run);
+      for (const pid of pids.map(Number)) {
+        const deadline = Date.now() + 10_000;
+        while (await alive(pid)) {
+          assert.ok(Date.now() < deadline, `command ${pid} still runs 10 s after sluice was killed`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
       }
-    }
-  });
+    });
 
   it('the same command on a finished job runs nothing again; rows added since run alone', async () => {
     const cwd = await mkdtemp(path.join(dir, 'resume-'));

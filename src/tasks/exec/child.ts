@@ -2,7 +2,7 @@
 // the whole group (grandchildren too) on a timeout or a stop: SIGTERM, then SIGKILL after a grace.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import type { Launcher } from './launcher.js';
+import type { ChildExit, Launcher } from './launcher.js';
 
 export interface ChildSpec {
   argv: readonly string[];
@@ -33,6 +33,10 @@ export interface ChildEnd {
   timedOut: boolean;
   /** The stop asked for through `signal` ended it. */
   stopped: boolean;
+  /** Peak resident memory of the child, bytes, where its launcher measured it (the spawner). */
+  peakRssBytes?: number;
+  /** CPU time of the child and of what it waited for, ms, where its launcher measured it. */
+  cpuMs?: number;
 }
 
 /** Sends `sig` to every process of the group; a group already gone (ESRCH) is not an error. */
@@ -47,7 +51,7 @@ export function signalGroup(pgid: number, sig: NodeJS.Signals): void {
 /** A child that has started: its pid (= its process group id) and its end. */
 interface Started {
   pid: number;
-  exit: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+  exit: Promise<ChildExit>;
 }
 
 /** Starts the child with Node's own spawn (where there is no launcher). */
@@ -71,7 +75,7 @@ function spawnDirect(spec: ChildSpec): Promise<Started> {
     closeSync(out);
     if (err !== undefined) closeSync(err);
   }
-  const exit = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+  const exit = new Promise<ChildExit>((resolve) =>
     child.once('exit', (exitCode, signal) => resolve({ exitCode, signal })),
   );
   return new Promise<Started>((resolve, reject) => {
@@ -129,15 +133,24 @@ export async function runChild(spec: ChildSpec, launcher?: Launcher): Promise<Ch
     try {
       ended = await started.exit;
     } catch (error) {
-      // The launcher shell died under a running child: nobody can wait for it now, so it goes.
+      // The launcher (spawner or shell) died under a running child: nobody can wait for it now, so it goes.
       signalGroup(pid, 'SIGKILL');
       throw error;
     }
-    const { exitCode, signal } = ended;
+    const { exitCode, signal, peakRssBytes, cpuMs } = ended;
     // Whatever it left running in its group goes too: at once when we were stopping it, else
     // politely. Nothing of an item outlives the item unaccounted.
     signalGroup(pid, killTimer || timedOut || stopped ? 'SIGKILL' : 'SIGTERM');
-    return { exitCode, signal, startedAt, durationMs: Date.now() - startedAt, timedOut, stopped };
+    return {
+      exitCode,
+      signal,
+      startedAt,
+      durationMs: Date.now() - startedAt,
+      timedOut,
+      stopped,
+      ...(peakRssBytes === undefined ? {} : { peakRssBytes }),
+      ...(cpuMs === undefined ? {} : { cpuMs }),
+    };
   } finally {
     clearTimeout(timeout);
     clearTimeout(killTimer);

@@ -40,7 +40,8 @@ export interface TrackedChild {
   readonly peakRssBytes: number;
   /** CPU time its group used, as last sampled, ms. */
   readonly cpuMs: number;
-  end(): void;
+  /** The child ended; `measured` is what its launcher measured of it, if anything (the spawner's wait4). */
+  end(measured?: { peakRssBytes?: number; cpuMs?: number }): void;
 }
 
 interface Watched extends ChildReading {
@@ -137,8 +138,10 @@ export class ChildGate implements Slots {
       get cpuMs() {
         return child.cpuMs;
       },
-      end: () => {
+      end: (measured) => {
         if (!this.#children.delete(pgid)) return;
+        child.peakRssBytes = Math.max(child.peakRssBytes, measured?.peakRssBytes ?? 0);
+        child.cpuMs = Math.max(child.cpuMs, measured?.cpuMs ?? 0);
         const lived = Math.max(1, this.#clock() - child.startedAt);
         this.#capacity?.finished({
           startedAt: child.startedAt,

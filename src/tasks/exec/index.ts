@@ -60,13 +60,16 @@ export function createExecTask(options: ExecOptions): ExecTask {
   const graceMs = options.graceMs ?? 5000;
   const joblog = options.joblog ? new JobLog(options.joblog) : undefined;
   const running = new Map<string, (reason: string) => void>();
-  const watchdog = Watchdog.start(graceMs);
   const env = options.env ?? process.env;
-  const launcher = Launcher.create(env);
+  const launcher = Launcher.create(env, undefined, { graceMs });
+  // The spawner stands watch itself, and makes each item's folder as it opens its output files.
+  const spawner = launcher?.mode === 'spawner';
+  const watchdog = spawner ? undefined : Watchdog.start(graceMs);
 
-  // Each item's folder and its two (empty) files are made as the item is claimed, through the
-  // thread pool, while other items run: creating three inodes takes a millisecond or more on a
-  // busy disk, and on the item's own path that was as long as a trivial command's whole run.
+  // Without the spawner, each item's folder and its two (empty) files are made as the item is
+  // claimed, through the thread pool, while other items run: creating three inodes takes a
+  // millisecond or more on a busy disk, and on the item's own path that was as long as a trivial
+  // command's whole run.
   const prepared = new Map<string, Promise<void>>();
   const prepare = (item: LeasedItem) => {
     if (prepared.has(item.id)) return;
@@ -78,9 +81,11 @@ export function createExecTask(options: ExecOptions): ExecTask {
   async function run(item: LeasedItem, signal: AbortSignal): Promise<Outcome> {
     const out = path.join(outputDir, safeId(item.id));
     const argv = fillCommand(templates, { id: item.id, out, payload: item.payload });
-    const ready = prepared.get(item.id) ?? prepareOutput(out);
-    prepared.delete(item.id);
-    await ready;
+    if (!spawner) {
+      const ready = prepared.get(item.id) ?? prepareOutput(out);
+      prepared.delete(item.id);
+      await ready;
+    }
     const stop = new AbortController();
     let stoppedFor: string | undefined;
     const stopFor = (reason: string) => {
@@ -92,7 +97,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
     running.set(item.id, stopFor);
     let tracked: TrackedChild | undefined;
     let spawned: number | undefined;
-    let end: ChildEnd;
+    let end: ChildEnd | undefined;
     try {
       const extraEnv = { SLUICE_ID: item.id, SLUICE_OUT: out, SLUICE_ATTEMPT: String(item.attempts + 1) };
       end = await runChild(
@@ -128,7 +133,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
       throw error;
     } finally {
       if (spawned !== undefined) watchdog?.remove(spawned);
-      tracked?.end();
+      tracked?.end(end);
       running.delete(item.id);
       signal.removeEventListener('abort', onAbort);
     }
@@ -138,8 +143,10 @@ export function createExecTask(options: ExecOptions): ExecTask {
       signal: signalNumber(end.signal),
       startedAt: end.startedAt,
       durationMs: end.durationMs,
-      peakRssBytes: tracked?.peakRssBytes ?? 0,
-      cpuMs: tracked?.cpuMs ?? 0,
+      // The group's samples see grandchildren running at once; the spawner's wait4 sees a child that
+      // ended before any sample: the larger of the two.
+      peakRssBytes: Math.max(tracked?.peakRssBytes ?? 0, end.peakRssBytes ?? 0),
+      cpuMs: Math.max(tracked?.cpuMs ?? 0, end.cpuMs ?? 0),
       timedOut: end.timedOut ? 1 : 0,
       stdoutBytes,
     };
@@ -182,7 +189,7 @@ export function createExecTask(options: ExecOptions): ExecTask {
   return {
     name: 'exec',
     run,
-    prepare,
+    ...(spawner ? {} : { prepare }),
     interrupt(reason: string) {
       for (const stopFor of running.values()) stopFor(reason);
     },
