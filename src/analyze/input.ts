@@ -18,6 +18,9 @@ export interface InputFile {
   path: string;
   /** For a blob: the source it is listed in and its name there (read on the main thread). */
   blob?: { source: Source; id: string };
+  /** For a blob, as listed: its size and version (ETag), which tell a job when it changed. */
+  size?: number;
+  version?: string;
 }
 
 export interface Inputs {
@@ -58,7 +61,12 @@ export async function listInputs(
       for await (const item of source.list()) {
         const name = item.id.slice(item.id.lastIndexOf('/') + 1);
         if (isIncluded(item.id) || isIncluded(name)) {
-          files.push({ path: `azure://${account}/${container}/${item.id}`, blob: { source, id: item.id } });
+          files.push({
+            path: `azure://${account}/${container}/${item.id}`,
+            blob: { source, id: item.id },
+            size: item.size,
+            ...(item.version ? { version: item.version } : {}),
+          });
         }
       }
       continue;

@@ -24,6 +24,15 @@ const fmt = (v: number | string | null | undefined) =>
       : v;
 
 export function renderHtml(a: Analysis): string {
+  return renderPage({
+    title: 'sluice analyze',
+    subtitle: `${a.files.length} file${a.files.length === 1 ? '' : 's'}, ${a.events} events, health ${a.health.score}/100 (${a.health.grade})`,
+    sections: analysisSections(a),
+  });
+}
+
+/** The page's sections: also those of `report --format html` for an `analyze --store` job. */
+export function analysisSections(a: Analysis): Section[] {
   const sections: Section[] = [];
   const lines = a.files.reduce((sum, f) => sum + f.lines, 0);
   const h = a.health;
@@ -244,9 +253,5 @@ export function renderHtml(a: Analysis): string {
       ),
     });
   }
-  return renderPage({
-    title: 'sluice analyze',
-    subtitle: `${a.files.length} file${a.files.length === 1 ? '' : 's'}, ${a.events} events, health ${h.score}/100 (${h.grade})`,
-    sections,
-  });
+  return sections;
 }

@@ -32,7 +32,7 @@ export const STRUCTURED_COLUMNS = ['file', 'line', 'time', 'level', 'template_id
 export const AUTO_WORKERS = Math.min(4, os.availableParallelism());
 export const WORKERS_FROM_BYTES = 64e6;
 
-async function threadsFor(files: InputFile[], workers: number | 'auto'): Promise<number> {
+async function threadsFor(files: readonly InputFile[], workers: number | 'auto'): Promise<number> {
   const paths = files.filter((f) => f.path !== '-' && !f.blob).map((f) => f.path);
   if (workers !== 'auto') return Math.min(workers, paths.length);
   let bytes = 0;
@@ -60,6 +60,37 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return results;
 }
 
+/** Runs file jobs: on a pool of worker threads when the files are worth it, else on this thread. */
+export interface FileRunner {
+  /** Files worth running at once. */
+  readonly concurrency: number;
+  run(job: FileJob): Promise<FileSummary>;
+  close(): Promise<void>;
+}
+
+export async function fileRunner(files: readonly InputFile[], workers: number | 'auto'): Promise<FileRunner> {
+  const threads = await threadsFor(files, workers);
+  // The built worker; under tsx (tests of the core) there is none and files run inline.
+  const worker = workerUrl(import.meta.url, 'analyze-worker');
+  // The pool (and later the CSV writer) is loaded only when used: a run on one file starts sooner.
+  const pool =
+    threads >= 2 && import.meta.url.endsWith('.js')
+      ? new (await import('piscina')).Piscina<FileJob, FileSummary>({
+          filename: worker.href,
+          minThreads: threads,
+          maxThreads: threads,
+        })
+      : null;
+  return {
+    concurrency: pool ? threads * 2 : INLINE_FILES_AT_ONCE,
+    // Standard input and blobs (their source lives here) are read on this thread.
+    run: (job) => (pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job)),
+    close: async () => {
+      await pool?.destroy();
+    },
+  };
+}
+
 async function write(out: Writable, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
 }
@@ -83,24 +114,10 @@ export async function analyzeInputs(
     maxLineBytes: options.maxLineBytes,
     spool: spoolDir ? path.join(spoolDir, `${index}.jsonl`) : null,
   }));
-  const threads = await threadsFor(files, options.workers ?? 'auto');
-  // The built worker; under tsx (tests of the core) there is none and files run inline.
-  const worker = workerUrl(import.meta.url, 'analyze-worker');
-  // The pool (and later the CSV writer) is loaded only when used: a run on one file starts sooner.
-  const pool =
-    threads >= 2 && import.meta.url.endsWith('.js')
-      ? new (await import('piscina')).Piscina<FileJob, FileSummary>({
-          filename: worker.href,
-          minThreads: threads,
-          maxThreads: threads,
-        })
-      : null;
+  const runner = await fileRunner(files, options.workers ?? 'auto');
   try {
-    // Standard input and blobs (their source lives here) are read on this thread. A few files at
-    // a time: a folder of 100,000 files must not open 100,000 streams at once.
-    const summaries = await mapLimit(jobs, pool ? threads * 2 : INLINE_FILES_AT_ONCE, (job) =>
-      pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job),
-    );
+    // A few files at a time: a folder of 100,000 files must not open 100,000 streams at once.
+    const summaries = await mapLimit(jobs, runner.concurrency, (job) => runner.run(job));
     const combined = combine(summaries, {
       slowMs: options.slowMs,
       drain: options.drain,
@@ -109,7 +126,7 @@ export async function analyzeInputs(
     if (options.structured) await writeStructured(jobs, options.structured, combined);
     return combined;
   } finally {
-    await pool?.destroy();
+    await runner.close();
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
   }
 }

@@ -29,6 +29,13 @@ export const TASKS: ReadonlyMap<string, TaskEntry> = new Map<string, TaskEntry>(
     },
   ],
   [
+    'analyze',
+    {
+      summary: 'sluice analyze --store: log files (levels, errors, templates, training, API latency, health)',
+      report: async () => (await import('./analyze/report.js')).analyzeReport,
+    },
+  ],
+  [
     'exec',
     {
       summary: 'sluice run: a command per work item (counts, durations, exit codes, memory, failures)',

@@ -39,6 +39,8 @@ export interface AnalyzeCliOptions {
   alertEvery: number;
   workers: number | 'auto';
   connectionString?: string;
+  store?: string;
+  job?: string;
 }
 
 function milliseconds(value: string): number {
@@ -121,6 +123,11 @@ export function registerAnalyze(program: Command): void {
       '--connection-string <cs>',
       'for azure:// paths: Azure Storage connection string (default: $AZURE_STORAGE_CONNECTION_STRING)',
     )
+    .option(
+      '--store <path|url>',
+      'run as a resumable job in this store (a SQLite file, or postgres://...): each file analysed once, its result committed with it; the same command again analyses only new and changed files',
+    )
+    .option('--job <name>', 'with --store: the job name (default: analyze: and the paths given)')
     .option('--no-color', 'no colour in the text report (default: colour only on a terminal)')
     .option(
       '--follow',
@@ -152,6 +159,8 @@ Examples:
   sluice analyze ./logs --structured events.csv --format html --out report.html
   kubectl logs my-pod | sluice analyze -
   sluice analyze azure://myaccount/app-logs/2025/06/ --include '*.log.gz'
+  sluice analyze ./logs --store analyze.db    # resumable: again later, only new and changed files
+  sluice report --store analyze.db --format html --out report.html
 
 Formats are detected per file (--log-format forces one): log4j/Java, Python logging, OpenStack
 (oslo), glog/TensorFlow, syslog, Apache/nginx access and error logs, JSON lines, logfmt, Keras,
@@ -162,7 +171,8 @@ the message.
 Overfitting: ${OVERFITTING_RULE}.
 Health score:
 ${HEALTH_FORMULA.replace(/^/gm, '  ')}
-Exit codes: 0 done, 2 bad usage or input (a missing path, an unknown format, a bad rules file).`,
+Exit codes: 0 done, 1 (with --store) files that failed, 2 bad usage or input (a missing path, an
+unknown format, a bad rules file), 130 interrupted (with --store: the same command resumes).`,
     )
     .action(async (paths: string[], opts: AnalyzeCliOptions) => {
       await runAnalyze(paths, opts);
@@ -205,6 +215,14 @@ async function analyzeListed(
     workers: opts.workers,
     ...(opts.structured ? { structured: opts.structured } : {}),
   };
+  if (opts.store) {
+    const { analyzeAsJob } = await import('./analyze-job.js');
+    const analysis = await analyzeAsJob(paths, files, options, opts);
+    if (!analysis) return;
+    await writeOutputs(analysis, opts);
+    return;
+  }
+  if (opts.job) throw new UsageError('--job names a job in a store: give --store too');
   if (opts.follow) {
     if (files.some((f) => f.blob))
       throw new UsageError('--follow follows local files and standard input, not blobs');
@@ -224,6 +242,10 @@ async function analyzeListed(
     return;
   }
   const { analysis } = await analyzeInputs(files, options);
+  await writeOutputs(analysis, opts);
+}
+
+async function writeOutputs(analysis: Analysis, opts: AnalyzeCliOptions): Promise<void> {
   if (opts.plots) {
     const { writePlots } = await import('../../analyze/plots.js');
     const written = await writePlots(analysis, opts.plots);
