@@ -3,7 +3,7 @@
 // data chunk at a time. Each pass's staging table declares its text columns as ENUMs of the pass's
 // own values, so the codes go in as they are, and DuckDB writes an ENUM to Parquet as a plain text
 // column whose dictionary it already has: a third of the CPU of writing the same text as VARCHAR.
-import { access, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism, endianness } from 'node:os';
 import path from 'node:path';
 import type {
@@ -174,7 +174,7 @@ export class RowsWriter {
       // One COPY for every day of the pass: DuckDB writes day=<date>/<pattern>.parquet for each (a
       // record without a time goes to Hive's NULL folder), {i} being 0 for the only file of a day.
       const pattern = passFile(null, pass.item, pass.fence, pass.offset).split('/')[1] as string;
-      await connection.run(
+      const copied = await connection.runAndReadAll(
         `COPY (SELECT blob, line::BIGINT AS line,
                 make_timestamp(CASE WHEN isnan(time_us) THEN NULL ELSE time_us::BIGINT END) AS time,
                 ${NAMED.slice(0, 4).join(', ')},
@@ -185,7 +185,12 @@ export class RowsWriter {
                 day
               FROM staging)
          TO ${sqlString(this.dir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day),
-           FILENAME_PATTERN ${sqlString(pattern.replace(/-0\.parquet$/, '-{i}'))}, OVERWRITE_OR_IGNORE)`,
+           FILENAME_PATTERN ${sqlString(pattern.replace(/-0\.parquet$/, '-{i}'))}, OVERWRITE_OR_IGNORE,
+           RETURN_FILES true)`,
+      );
+      // The files DuckDB says it wrote: asking it is one answer, where asking the disk was a call per file.
+      const written = new Set(
+        (copied.getRowObjectsJson()[0]?.Files as string[] | undefined)?.map((f) => path.resolve(f)) ?? [],
       );
       const fileOfDay = new Map<number, string>();
       for (const set of itemDays.values()) {
@@ -197,10 +202,9 @@ export class RowsWriter {
             pass.fence,
             pass.offset,
           );
-          // Named in a checkpoint only once it is there: a file named is a file read.
-          await access(path.join(this.dir, file)).catch(() => {
+          // Named in a checkpoint only once it is written: a file named is a file read.
+          if (!written.has(path.resolve(this.dir, file)))
             throw new Error(`rows: DuckDB did not write ${path.join(this.dir, file)} as expected`);
-          });
           fileOfDay.set(d, file);
         }
       }
