@@ -78,6 +78,14 @@ for (const mode of ['spawner', 'bash', 'setsid', 'direct'] as const) {
       assert.deepEqual(stdout.split('\0').slice(0, -1), hostile);
     });
 
+    test('a script without a #! line is run by /bin/sh, as execvp runs it', async () => {
+      const script = path.join(dir, `no-shebang-${mode}`);
+      writeFileSync(script, 'echo "plain script: $1"\n', { mode: 0o755 });
+      const { end, stdout } = await run([script, 'its arg']);
+      assert.equal(end.exitCode, 0);
+      assert.equal(stdout, 'plain script: its arg\n');
+    });
+
     test('the item environment is added, the rest inherited', async () => {
       const { stdout } = await run(['sh', '-c', 'echo "$SLUICE_ID|$PATH"'], { SLUICE_ID: "x 'y' $z" });
       assert.equal(stdout, `x 'y' $z|${process.env.PATH}\n`);

@@ -156,16 +156,22 @@ static void start(unsigned long id, char **fields, size_t n_env, size_t n_argv) 
     return;
   }
   char **env = child_env(fields + 2, n_env);
-  char **argv = grow(NULL, (n_argv + 1) * sizeof *argv);
-  memcpy(argv, fields + 2 + n_env, n_argv * sizeof *argv);
-  argv[n_argv] = NULL;
+  /* argv[0] is a slot before the command's own words: a script without a #! line is run by
+   * /bin/sh, as execvp (and so Node's spawn, and a shell) would run it. */
+  char **argv = grow(NULL, (n_argv + 2) * sizeof *argv);
+  memcpy(argv + 1, fields + 2 + n_env, n_argv * sizeof *argv);
+  argv[n_argv + 1] = NULL;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, devnull, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fd_out, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, fd_err, STDERR_FILENO);
   pid_t pid;
-  int error = posix_spawn(&pid, argv[0], &actions, &attr, argv, env);
+  int error = posix_spawn(&pid, argv[1], &actions, &attr, argv + 1, env);
+  if (error == ENOEXEC) {
+    argv[0] = "/bin/sh";
+    error = posix_spawn(&pid, argv[0], &actions, &attr, argv, env);
+  }
   posix_spawn_file_actions_destroy(&actions);
   close(fd_out);
   close(fd_err);
