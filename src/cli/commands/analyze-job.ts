@@ -8,6 +8,7 @@ import type { InputFile } from '../../analyze/input.js';
 import { RULES } from '../../analyze/rules.js';
 import { leaseOwner, runJob } from '../../engine/loop.js';
 import { EXIT, UsageError } from '../../errors.js';
+import { isBlobAddress, parseBlobAddress } from '../../sources/azure/address.js';
 import { openStore } from '../../store/index.js';
 import { analysisOfJob, analyzeListing, createAnalyzeTask } from '../../tasks/analyze/index.js';
 import { combineOptionsOf } from '../../tasks/analyze/report.js';
@@ -63,7 +64,9 @@ export async function analyzeAsJob(
     );
   }
   const filters = analyzeJobFilters(options);
-  const job = opts.job ?? `analyze:${paths.join(' ')}`;
+  // Named as printed: a blob URL's SAS never reaches the store.
+  const named = paths.map((p) => (isBlobAddress(p) ? parseBlobAddress(p).uri : p)).join(' ');
+  const job = opts.job ?? `analyze:${named}`;
   const reporter = progressReporter(progressMode(undefined, process.stderr), process.stderr);
   const task = await createAnalyzeTask(files, options, options.maxLineBytes, options.workers);
   const store = await openStore(opts.store).catch(async (error) => {
@@ -84,12 +87,12 @@ export async function analyzeAsJob(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await store.openJob({ name: job, source: `files:${paths.join(' ')}`, task: task.name, filters });
+    await store.openJob({ name: job, source: `files:${named}`, task: task.name, filters });
     const summary = await runJob({
       store,
       job,
       task,
-      listing: analyzeListing(paths.join(' '), files),
+      listing: analyzeListing(named, files),
       owner: leaseOwner(),
       concurrency: task.concurrency,
       maxAttempts: 2,
