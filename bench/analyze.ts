@@ -1,4 +1,5 @@
-// `node --import tsx bench/analyze.ts [--lines N] [--runs N] [--save FILE]`: `sluice analyze` against what a user
+// `npm run bench -- --only analyze`, or `node --import tsx bench/analyze.ts [--lines N] [--runs N]
+// [--save FILE]`: `sluice analyze` against what a user
 // would otherwise run on the same generated application log (a grep/awk script, and lnav when it
 // is installed), printing wall-time ratios and what each answer gets wrong against the truth the
 // generator knows. Kept small by default: the machine is shared.
@@ -7,8 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { lastLine, measure, rssMethod } from './support/measure.js';
+import type { BenchOptions, Section } from './support/section.js';
 import { CLI, requireBuild } from './support/sluice.js';
 import { median, mib, ratio, seconds, thousands } from './support/stats.js';
 import { markdownTable } from './support/table.js';
@@ -117,25 +120,22 @@ function verdict(answer: Answer, truth: Truth): string {
   return wrong.length === 0 ? 'right' : wrong.join('; ');
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      lines: { type: 'string', default: '300000' },
-      runs: { type: 'string', default: '1' },
-      // Keeps a copy of the generated log (to profile sluice on it).
-      save: { type: 'string' },
-    },
-  });
+/** The table of sluice analyze against grep/awk and lnav on a generated log of `lines` lines. */
+export async function runAnalyze(
+  o: BenchOptions,
+  lines = o.quick ? 30_000 : 300_000,
+  save?: string,
+): Promise<Section> {
   requireBuild();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-analyze-'));
+  const dir = mkdtempSync(join(o.scratch, 'analyze-'));
   try {
-    const { text, truth } = generate(Number(values.lines), 11);
+    const { text, truth } = generate(lines, 11);
     const log = join(dir, 'app.log');
     writeFileSync(log, text);
-    if (values.save) writeFileSync(values.save, text);
+    if (save) writeFileSync(save, text);
     const script = join(dir, 'grep-awk.sh');
     writeFileSync(script, GREP_AWK);
-    const runs = Math.max(1, Number(values.runs));
+    const runs = Math.max(1, o.runs);
     const contenders: {
       name: string;
       run: () => Promise<{ ms: number; rss: number | null; answer: Answer | string }>;
@@ -208,11 +208,11 @@ async function main(): Promise<void> {
       if (last) results.push({ name: c.name, ms: median(times), rss: last.rss, answer: last.answer });
     }
     const base = results[0]?.ms ?? 0;
-    console.log(
-      `\n### sluice analyze vs the usual tools: ${thousands(truth.lines)} lines (${mib(text.length)}), ${thousands(truth.events)} events\n`,
-    );
-    console.log(
-      markdownTable(
+    if (!hasLnav()) o.say('analyze: lnav is not installed (apt-get install -y lnav adds it to this table)');
+    return {
+      name: 'analyze',
+      title: `sluice analyze vs the usual tools: ${thousands(truth.lines)} lines (${mib(text.length)}), ${thousands(truth.events)} events`,
+      table: markdownTable(
         ['tool', 'wall time', 'vs sluice', 'peak RSS', 'what it gets wrong'],
         results.map((r) => ({
           tool: r.name,
@@ -223,17 +223,39 @@ async function main(): Promise<void> {
             typeof r.answer === 'string' ? `failed: ${r.answer}` : verdict(r.answer, truth),
         })),
       ),
-    );
-    console.log(
-      `\nTruth: ERROR events ${thousands(truth.levels.ERROR ?? 0)}, p95 ${truth.p95} ms. RSS: ${rssMethod()}.`,
-    );
-    if (!hasLnav()) console.log('lnav is not installed (apt-get install -y lnav adds it to this table).');
-    console.log(
-      'sluice also gives what the others do not: categories with advice, templates, per-endpoint latency, a health score.',
-    );
+      notes: [
+        `Median of ${runs} run(s) each. Truth: ERROR events ${thousands(truth.levels.ERROR ?? 0)}, p95 ${truth.p95} ms. RSS: ${rssMethod()}.`,
+        "Target: the whole analysis at least as fast as lnav's level count alone.",
+        'sluice also gives what the others do not: categories with advice, templates, per-endpoint latency, a health score.',
+      ],
+      data: { lines: truth.lines, bytes: text.length, results },
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+const direct = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (direct) {
+  const { values } = parseArgs({
+    options: {
+      lines: { type: 'string', default: '300000' },
+      runs: { type: 'string', default: '1' },
+      // Keeps a copy of the generated log (to profile sluice on it).
+      save: { type: 'string' },
+    },
+  });
+  const scratch = mkdtempSync(join(tmpdir(), 'sluice-bench-analyze-'));
+  try {
+    const section = await runAnalyze(
+      { quick: false, runs: Number(values.runs), scratch, say: (line) => process.stderr.write(`${line}\n`) },
+      Number(values.lines),
+      values.save,
+    );
+    process.stdout.write(
+      `\n### ${section.title}\n\n${section.table}\n\n${section.notes.map((l) => `- ${l}`).join('\n')}\n`,
+    );
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}

@@ -18,12 +18,13 @@ const BENCHMARKS = {
   rows: async (o: BenchOptions) => (await import('./rows.js')).runRows(o),
   store: async (o: BenchOptions) => (await import('./store.js')).runStore(o),
   exec: async (o: BenchOptions) => (await import('./exec.js')).runExec(o),
+  analyze: async (o: BenchOptions) => (await import('./analyze.js')).runAnalyze(o),
 } as const;
 type Name = keyof typeof BENCHMARKS;
 /** profile is on demand only: it explains, it does not compare. */
-const DEFAULT: Name[] = ['local', 'azure', 'memory', 'workers', 'store', 'exec', 'rows'];
+const DEFAULT: Name[] = ['local', 'azure', 'memory', 'workers', 'store', 'exec', 'rows', 'analyze'];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,workers,store,exec,rows,profile] [--runs N]
+const USAGE = `usage: npm run bench -- [--quick] [--only local,azure,memory,workers,store,exec,rows,analyze,profile] [--runs N]
   --quick   small datasets, one run each: proves the harness works end to end (about a minute)
   --only    which benchmarks (comma-separated; default all but profile, which is on demand)
   --runs    timed runs per contender for the local and azure benchmarks (default 3, 1 with --quick)`;
