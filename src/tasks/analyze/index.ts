@@ -78,7 +78,7 @@ export async function createAnalyzeTask(
         covered: item.size,
         records: summary.events - (before.events ?? 0),
         bytes: item.size - (before.bytes ?? 0),
-        result: toJson(summary),
+        result: toStoredJson(summary),
       };
     },
     close: () => runner.close(),
@@ -87,25 +87,25 @@ export async function createAnalyzeTask(
 
 /**
  * A summary as JSON, which has no NaN or infinity: a training run's NaN loss is what it reports,
- * so such numbers are kept as {"$number": "NaN"} and read back by fromJson.
+ * so such numbers are kept as {"$number": "NaN"} and read back by fromStoredJson.
  */
-export function toJson(value: unknown): Json {
+function toStoredJson(value: unknown): Json {
   if (typeof value === 'number') return Number.isFinite(value) ? value : { $number: String(value) };
-  if (Array.isArray(value)) return value.map(toJson);
+  if (Array.isArray(value)) return value.map(toStoredJson);
   if (value !== null && typeof value === 'object') {
     const out: { [key: string]: Json } = {};
-    for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = toJson(v);
+    for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = toStoredJson(v);
     return out;
   }
   return value as Json;
 }
 
-export function fromJson(value: Json): unknown {
-  if (Array.isArray(value)) return value.map(fromJson);
+function fromStoredJson(value: Json): unknown {
+  if (Array.isArray(value)) return value.map(fromStoredJson);
   if (value !== null && typeof value === 'object') {
     const keys = Object.keys(value);
     if (keys.length === 1 && keys[0] === '$number') return Number(value.$number);
-    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, fromJson(v)]));
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, fromStoredJson(v)]));
   }
   return value;
 }
@@ -126,7 +126,7 @@ export async function analysisOfJob(store: Store, job: string, options: CombineO
       limit: PAGE,
       ...(after === undefined ? {} : { after }),
     });
-    for (const item of page) if (item.result) summaries.push(fromJson(item.result) as FileSummary);
+    for (const item of page) if (item.result) summaries.push(fromStoredJson(item.result) as FileSummary);
     if (page.length < PAGE) break;
     after = page.at(-1)?.id;
   }
