@@ -14,11 +14,13 @@ import { build } from 'esbuild';
 /**
  * Loaded from node_modules at run time instead of bundled: native addons and packages that find
  * files of their own by path (piscina's worker, echarts and azurite through createRequire), or that
- * are large and loaded on demand only (@azure/identity, DuckDB, resvg).
+ * are large and loaded on demand only (@azure/identity, resvg). DuckDB's native bindings stay out;
+ * its JavaScript API (~100 small CommonJS files) is bundled into the chunk that loads it.
  */
 const EXTERNAL = [
   '@azure/identity',
-  '@duckdb/*',
+  '@duckdb/node-bindings',
+  '@duckdb/node-bindings-*',
   '@resvg/*',
   'azurite',
   'better-sqlite3',
@@ -40,6 +42,7 @@ await build({
     main: 'src/cli/main.ts',
     'azure-logs-worker': 'src/tasks/azure-logs/worker.ts',
     'analyze-worker': 'src/analyze/worker.ts',
+    'rows-worker': 'src/rows/worker.ts',
   },
   outdir: 'dist/cli',
   bundle: true,

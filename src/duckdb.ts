@@ -1,11 +1,8 @@
-// DuckDB's Node API, required rather than imported.
+// DuckDB's Node API, as one module value.
 //
-// @duckdb/node-api is CommonJS whose index re-exports some forty files. Imported from an ES module,
-// Node first pre-parses every one of them to learn their export names: ~125 ms of CPU on the main
-// thread before the first query (measured on `ingest --keep-rows`). Required, it simply loads.
-import { createRequire } from 'node:module';
-import type * as DuckDB from '@duckdb/node-api';
+// @duckdb/node-api is CommonJS spread over ~100 files. The build bundles it (scripts/build.mjs):
+// required file by file it cost ~100 ms of CPU to load, bundled ~35 ms. Its default import is the
+// whole module.exports, which both Node and the bundler give without analysing its re-exports.
+import api from '@duckdb/node-api';
 
-const require = createRequire(import.meta.url);
-
-export const duckdb = require('@duckdb/node-api') as typeof DuckDB;
+export const duckdb = api;
