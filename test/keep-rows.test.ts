@@ -6,10 +6,12 @@ import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, stat, truncate } 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { RowCollector } from '../src/rows/batch.js';
+import { type RowBatchData, RowCollector } from '../src/rows/batch.js';
 import { filesToRead } from '../src/rows/compact.js';
+import { type RowsSink, RowsWriterThread } from '../src/rows/thread.js';
 import { RowsWriter } from '../src/rows/writer.js';
 import { synthesize } from '../src/synth/generate.js';
 import { recordFacts } from '../src/tasks/azure-logs/record.js';
@@ -287,68 +289,107 @@ describe('ingest --keep-rows', () => {
   });
 });
 
-describe('merging small row files', () => {
-  it('reads a merged file in place of its committed sources, never an uncommitted pass, and not after a recount', async () => {
-    const rowsDir = path.join(dir, 'merge-rows');
-    const writer = await RowsWriter.open(rowsDir, 2);
-    // Merged from 64 files here (COMPACT_AT, the default, is larger: merging pays only for many).
-    const passes = 64 + 6;
-    const committed: string[] = [];
-    try {
-      for (let p = 0; p < passes; p += 1) {
-        const rows = new RowCollector();
-        for (let line = 1; line <= 10; line += 1) {
-          const day = `2024-06-0${1 + (line % 2)}`;
-          rows.add(
-            line,
-            recordFacts({ time: `${day}T10:00:00.0000000Z`, resultSignature: line === 3 ? '429' : '200' }),
-          );
-        }
-        rows.endItem(`blob-${p}`);
-        const files = await writer.write({ item: `blob-${p}`, fence: 1, offset: 0 }, [
-          { batch: rows.take() },
-        ]);
-        // The last passes never commit: no checkpoint names their files.
-        if (p < passes - 3) committed.push(...(files.get(`blob-${p}`) ?? []));
-      }
-      let asked = 0;
-      const committedFiles = async () => {
-        asked += 1;
-        return committed;
-      };
-      assert.equal(
-        await writer.compact(committedFiles, passes * 2 + 1),
-        0,
-        'fewer files in the folder than the threshold: left as they are',
-      );
-      assert.equal(asked, 0, 'without reading which are committed');
-      assert.equal(
-        await writer.compact(committedFiles, committed.length + 1),
-        0,
-        'enough files in the folder, but fewer of them committed: left as they are',
-      );
-      assert.equal(asked, 1);
-      const merged = await writer.compact(committedFiles, 64);
-      assert.equal(merged, committed.length);
-    } finally {
-      writer.close();
-    }
-    const count = async (files: string[]) => {
-      const instance = await DuckDBInstance.create(':memory:');
-      const connection = await instance.connect();
+/** The writer where the test runs, and the one ingest uses: the same writer on a thread of its own. */
+const WRITERS: [string, (rowsDir: string) => Promise<RowsSink>][] = [
+  ['on the calling thread', (rowsDir) => RowsWriter.open(rowsDir, 2)],
+  ['on its own thread', (rowsDir) => RowsWriterThread.open(rowsDir, 2)],
+];
+
+/** A pass of 10 rows of item `item`, over two days; line 3 is a 429. */
+function tenRows(item: string): RowBatchData {
+  const rows = new RowCollector();
+  for (let line = 1; line <= 10; line += 1) {
+    const day = `2024-06-0${1 + (line % 2)}`;
+    rows.add(
+      line,
+      recordFacts({ time: `${day}T10:00:00.0000000Z`, resultSignature: line === 3 ? '429' : '200' }),
+    );
+  }
+  rows.endItem(item);
+  return rows.take();
+}
+
+for (const [where, openWriter] of WRITERS)
+  describe(`merging small row files (writer ${where})`, () => {
+    it('reads a merged file in place of its committed sources, never an uncommitted pass, and not after a recount', async () => {
+      const rowsDir = path.join(dir, `merge-rows-${where.replaceAll(' ', '-')}`);
+      const writer = await openWriter(rowsDir);
+      // Merged from 64 files here (COMPACT_AT, the default, is larger: merging pays only for many).
+      const passes = 64 + 6;
+      const committed: string[] = [];
       try {
-        const list = files.map((f) => `'${path.join(rowsDir, f)}'`).join(', ');
-        const sql = `SELECT count(*)::INTEGER AS n, count(DISTINCT (blob, line))::INTEGER AS d, count(DISTINCT day)::INTEGER AS days FROM read_parquet([${list}], hive_partitioning = true)`;
-        return (await connection.runAndReadAll(sql)).getRowObjectsJson()[0];
+        for (let p = 0; p < passes; p += 1) {
+          const files = await writer.write({ item: `blob-${p}`, fence: 1, offset: 0 }, [
+            { batch: tenRows(`blob-${p}`) },
+          ]);
+          // The last passes never commit: no checkpoint names their files.
+          if (p < passes - 3) committed.push(...(files.get(`blob-${p}`) ?? []));
+        }
+        let asked = 0;
+        const committedFiles = async () => {
+          asked += 1;
+          return committed;
+        };
+        assert.equal(
+          await writer.compact(committedFiles, passes * 2 + 1),
+          0,
+          'fewer files in the folder than the threshold: left as they are',
+        );
+        assert.equal(asked, 0, 'without reading which are committed');
+        assert.equal(
+          await writer.compact(committedFiles, committed.length + 1),
+          0,
+          'enough files in the folder, but fewer of them committed: left as they are',
+        );
+        assert.equal(asked, 1);
+        const merged = await writer.compact(committedFiles, 64);
+        assert.equal(merged, committed.length);
       } finally {
-        connection.closeSync();
-        instance.closeSync();
+        await writer.close();
       }
-    };
-    const read = await filesToRead(rowsDir, committed);
-    assert.equal(read.length, 2, 'one merged file per day');
-    assert.deepEqual(await count(read), { n: (passes - 3) * 10, d: (passes - 3) * 10, days: 2 });
-    // After --recount no old file is named: the merged files are not read either.
-    assert.deepEqual(await filesToRead(rowsDir, []), []);
+      const count = async (files: string[]) => {
+        const instance = await DuckDBInstance.create(':memory:');
+        const connection = await instance.connect();
+        try {
+          const list = files.map((f) => `'${path.join(rowsDir, f)}'`).join(', ');
+          const sql = `SELECT count(*)::INTEGER AS n, count(DISTINCT (blob, line))::INTEGER AS d, count(DISTINCT day)::INTEGER AS days FROM read_parquet([${list}], hive_partitioning = true)`;
+          return (await connection.runAndReadAll(sql)).getRowObjectsJson()[0];
+        } finally {
+          connection.closeSync();
+          instance.closeSync();
+        }
+      };
+      const read = await filesToRead(rowsDir, committed);
+      assert.equal(read.length, 2, 'one merged file per day');
+      assert.deepEqual(await count(read), { n: (passes - 3) * 10, d: (passes - 3) * 10, days: 2 });
+      // After --recount no old file is named: the merged files are not read either.
+      assert.deepEqual(await filesToRead(rowsDir, []), []);
+    });
+  });
+
+describe('the rows writer thread', () => {
+  it("moves a pass's buffers to its thread, and when the thread dies, fails what it held and starts again", async () => {
+    const rowsDir = path.join(dir, 'thread-rows');
+    const writer = await RowsWriterThread.open(rowsDir, 1);
+    try {
+      const batch = tenRows('blob-a');
+      const files = await writer.write({ item: 'blob-a', fence: 1, offset: 0 }, [{ batch }]);
+      assert.equal(files.get('blob-a')?.length, 2, 'a file per day');
+      assert.equal(batch.line.byteLength, 0, 'the buffers moved to the thread, not copied');
+      // The thread dies while a write waits on it: that write fails, saying why; the next one works.
+      const held = writer.write({ item: 'blob-b', fence: 1, offset: 0 }, [{ batch: tenRows('blob-b') }]);
+      await (writer as unknown as { pool: { threads: Worker[] } }).pool.threads[0]?.terminate();
+      await assert.rejects(held, /rows: the writer thread failed/);
+      const again = await writer.write({ item: 'blob-c', fence: 1, offset: 0 }, [
+        { batch: tenRows('blob-c') },
+      ]);
+      assert.equal(again.get('blob-c')?.length, 2);
+    } finally {
+      await writer.close();
+    }
+    await assert.rejects(
+      writer.write({ item: 'blob-d', fence: 1, offset: 0 }, [{ batch: tenRows('blob-d') }]),
+      /the writer is closed/,
+    );
   });
 });

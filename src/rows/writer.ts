@@ -228,8 +228,12 @@ export class RowsWriter {
    */
   async compact(committed: () => Promise<string[]>, at = COMPACT_AT): Promise<number> {
     if ((await countPassFiles(this.dir)) < at) return 0;
-    const files = await committed();
-    return this.withConnection((connection) => compactRows(connection, this.dir, files, at));
+    return this.compactFiles(await committed(), at);
+  }
+
+  /** Merges these committed files (compact's work, once the folder holds enough of them). */
+  compactFiles(committed: string[], at = COMPACT_AT): Promise<number> {
+    return this.withConnection((connection) => compactRows(connection, this.dir, committed, at));
   }
 
   close(): void {

@@ -12,7 +12,7 @@ import { parsePartition, partitionOf } from '../../engine/partition.js';
 import { EXIT, UsageError } from '../../errors.js';
 import { committedRows } from '../../rows/committed.js';
 import { defaultRowsDir } from '../../rows/paths.js';
-import type { RowsWriter } from '../../rows/writer.js';
+import type { RowsSink } from '../../rows/thread.js';
 import { openSource } from '../../sources/index.js';
 import { DEFAULT_STORE, isPostgresUrl, openStore, STORE_HELP } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
@@ -124,8 +124,8 @@ export async function runIngest(
   if (opts.include !== DEFAULT_INCLUDE) filters.include = opts.include;
   if (partition) filters.partition = `${partition.index}/${partition.count}`;
   const job = opts.job ?? defaultJobName(source.uri, filters);
-  /** The rows writer, opening while the run starts (DuckDB takes a while to load). */
-  let writer: Promise<RowsWriter> | undefined;
+  /** The rows writer, opening on its own thread while the run starts (DuckDB takes a while to load). */
+  let writer: Promise<RowsSink> | undefined;
   if (opts.keepRows) {
     // Rows are not part of the job's identity: the same job may keep them from some run on.
     const dir = opts.rowsDir ?? defaultRowsDir(store.location, job);
@@ -141,8 +141,8 @@ export async function runIngest(
         await source.close();
         throw new UsageError(`cannot write rows to ${dir}: ${error.code ?? error.message} (--rows-dir)`);
       });
-    // DuckDB loads only for kept rows, and meanwhile the run lists and parses: the first write waits for it.
-    writer = import('../../rows/writer.js').then(({ RowsWriter }) => RowsWriter.open(dir));
+    // DuckDB loads only for kept rows, on the writer's thread, while the run lists and parses.
+    writer = import('../../rows/thread.js').then(({ RowsWriterThread }) => RowsWriterThread.open(dir));
     writer.catch(() => {}); // awaited by the first write, and at the end
   }
   const task = createAzureLogsTask(source, {
@@ -249,7 +249,7 @@ export async function runIngest(
     process.off('SIGTERM', onSignal);
     governor?.close();
     await task.close();
-    if (writer) (await writer.catch(() => undefined))?.close();
+    if (writer) await (await writer.catch(() => undefined))?.close();
     await store.close();
     await source.close();
   }
@@ -260,7 +260,7 @@ export async function runIngest(
  * optimisation: if it cannot, the rows stay as they are, every one still read exactly once.
  */
 async function compact(
-  writer: Promise<RowsWriter>,
+  writer: Promise<RowsSink>,
   store: Store,
   job: string,
   say: (line: string) => void,
