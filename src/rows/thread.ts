@@ -11,15 +11,12 @@ import type { Piscina } from 'piscina';
 import { workerUrl } from '../bundle.js';
 import type { RowBatchData } from './batch.js';
 import { COMPACT_AT, countPassFiles } from './compact.js';
-import type { PassRows } from './writer.js';
+import type { PassId, PassRows } from './writer.js';
 
 /** What the ingest task asks of a rows writer, wherever it runs (rows/writer.ts does the work). */
 export interface RowsSink {
   /** Writes a pass's rows as a file per day; each item's files, relative to the rows folder. */
-  write(
-    pass: { item: string; fence: number; offset: number },
-    parts: PassRows[],
-  ): Promise<Map<string, string[]>>;
+  write(pass: PassId, parts: PassRows[]): Promise<Map<string, string[]>>;
   /** Merges small committed files a file per day when there are many; how many were merged. */
   compact(committed: () => Promise<string[]>, at?: number): Promise<number>;
   close(): void | Promise<void>;
@@ -32,7 +29,7 @@ export interface RowsThreadData {
 
 export type RowsRequest =
   | { op: 'open' }
-  | { op: 'write'; pass: { item: string; fence: number; offset: number }; parts: PassRows[] }
+  | { op: 'write'; pass: PassId; parts: PassRows[] }
   | { op: 'compact'; files: string[]; at: number }
   | { op: 'close' };
 
@@ -88,10 +85,7 @@ export class RowsWriterThread implements RowsSink {
    * The batches' buffers move to the writer's thread: `parts` must not be used after this call
    * (nothing does: a pass's rows are written once, and a failed pass parses again).
    */
-  async write(
-    pass: { item: string; fence: number; offset: number },
-    parts: PassRows[],
-  ): Promise<Map<string, string[]>> {
+  async write(pass: PassId, parts: PassRows[]): Promise<Map<string, string[]>> {
     const buffers = new Set<ArrayBuffer>();
     for (const part of parts) buffersOf(part.batch, buffers);
     const value = await this.ask({ op: 'write', pass, parts }, [...buffers]);

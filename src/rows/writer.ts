@@ -59,6 +59,13 @@ function createStaging(dictionaries: { blob: Codes; day: Codes; named: Codes[] }
   return `CREATE TEMP TABLE staging (${columns.join(', ')})`;
 }
 
+/** Whose pass it is: its first item, that item's fence and the offset it started from (names its files). */
+export interface PassId {
+  item: string;
+  fence: number;
+  offset: number;
+}
+
 /** One pass's rows to write: the batch, the number to add to its lines, and whose pass it is. */
 export interface PassRows {
   batch: RowBatchData;
@@ -104,10 +111,7 @@ export class RowsWriter {
    * `pass` (the first item's id, fence and start offset); returns each item's files, relative to the
    * folder. Nothing here is read until an item's checkpoint names its files, which commits with it.
    */
-  write(
-    pass: { item: string; fence: number; offset: number },
-    parts: PassRows[],
-  ): Promise<Map<string, string[]>> {
+  write(pass: PassId, parts: PassRows[]): Promise<Map<string, string[]>> {
     return this.withConnection((connection) => this.writeNow(connection, pass, parts));
   }
 
@@ -125,7 +129,7 @@ export class RowsWriter {
 
   private async writeNow(
     connection: DuckDBConnection,
-    pass: { item: string; fence: number; offset: number },
+    pass: PassId,
     parts: PassRows[],
   ): Promise<Map<string, string[]>> {
     // The batches' codes are local to each: one dictionary of blobs, of days and of each named

@@ -9,7 +9,7 @@ import { workerUrl } from '../../bundle.js';
 import { ItemError } from '../../errors.js';
 import { type RowBatchData, RowCollector } from '../../rows/batch.js';
 import type { RowsSink } from '../../rows/thread.js';
-import type { PassRows } from '../../rows/writer.js';
+import type { PassId, PassRows } from '../../rows/writer.js';
 import type { Source } from '../../sources/types.js';
 import type { GroupOutcome, LeasedItem, Outcome, Task } from '../types.js';
 import {
@@ -176,7 +176,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
    * earlier passes wrote, and this pass's.
    */
   const keep = async (
-    pass: { item: string; fence: number; offset: number },
+    pass: PassId,
     parts: PassRows[],
     earlier: Map<string, string[] | undefined>,
   ): Promise<Map<string, string[]>> => {
