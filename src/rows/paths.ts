@@ -2,7 +2,7 @@
 // in it, and file names that say which item's pass wrote them, so no two attempts share a file.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { isPostgresUrl } from '../store/index.js';
+import { isPostgresUrl } from '../store/location.js';
 
 /**
  * Where `ingest --keep-rows` keeps a job's rows: `<store file>.rows/<job>/` beside a SQLite store.

@@ -1,16 +1,15 @@
 // Opens the store a --store value names: a SQLite file path (default ./sluice.db), or a
 // PostgreSQL URL (postgres://user@host:port/db) for a job shared by many machines.
+import { isPostgresUrl } from './location.js';
 import { SqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
+
+export { isPostgresUrl };
 
 export const DEFAULT_STORE = './sluice.db';
 
 export const STORE_HELP =
   'where state and results live: a SQLite file, or postgres://user@host:port/db for many machines (password from the URL or $PGPASSWORD)';
-
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location);
-}
 
 export interface OpenStoreOptions {
   /** false: the store must exist already (readers). Default true. */
