@@ -367,6 +367,75 @@ for (const [where, openWriter] of WRITERS)
     });
   });
 
+describe('the rows writer', () => {
+  it('writes every value and every NULL as given, across data chunks, with ENUMs wider than a byte', async () => {
+    const rowsDir = path.join(dir, 'values-rows');
+    // 300 blobs (a 16-bit ENUM), 6,000 rows (three data chunks) in two parts, the second numbered
+    // on from a line base; NULLs in the first and third chunk only, each column at its own rows.
+    type Row = {
+      blob: string;
+      line: number;
+      model: string | null;
+      status: number | null;
+      duration_ms: number | null;
+      time: string | null;
+    };
+    const expected: Row[] = [];
+    const part = (first: number, count: number, lineBase: number) => {
+      const rows = new RowCollector();
+      for (let i = first; i < first + count; i += 1) {
+        const blob = `blob-${String(i % 300).padStart(3, '0')}`;
+        const nullHere = (k: number) => (i < 2048 && i % k === 0) || (i >= 4096 && i % (k + 2) === 1);
+        const time = nullHere(11) ? null : `2024-06-0${1 + (i % 3)}T10:00:00.0000000Z`;
+        const model = nullHere(7) ? null : `model-${i % 4}`;
+        const status = nullHere(13) ? null : i % 9 === 0 ? 429 : 200;
+        const duration = status === null || nullHere(5) ? null : i % 1000;
+        rows.add(
+          i - first + 1,
+          recordFacts({
+            ...(time ? { time } : {}),
+            ...(status ? { resultSignature: String(status) } : {}),
+            ...(duration !== null ? { durationMs: duration } : {}),
+            ...(model ? { properties: { modelName: model } } : {}),
+          }),
+        );
+        rows.endItem(blob);
+        expected.push({
+          blob,
+          line: i - first + 1 + lineBase,
+          model,
+          status,
+          duration_ms: duration,
+          time: time ? `${time.slice(0, 10)} 10:00:00` : null,
+        });
+      }
+      return { batch: rows.take(), lineBase };
+    };
+    const writer = await RowsWriter.open(rowsDir, 1);
+    try {
+      await writer.write({ item: 'blob-000', fence: 1, offset: 0 }, [
+        part(0, 3000, 0),
+        part(3000, 3000, 5000),
+      ]);
+    } finally {
+      writer.close();
+    }
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const read = await connection.runAndReadAll(
+        `SELECT blob, line::INTEGER AS line, model, status, duration_ms::INTEGER AS duration_ms, strftime(time, '%Y-%m-%d %H:%M:%S') AS time
+           FROM read_parquet('${rowsDir}/**/*.parquet', hive_partitioning = true) ORDER BY blob, line`,
+      );
+      const byKey = (a: Row, b: Row) => (a.blob === b.blob ? a.line - b.line : a.blob < b.blob ? -1 : 1);
+      assert.deepEqual(read.getRowObjectsJson() as unknown as Row[], expected.sort(byKey));
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+});
+
 describe('the rows writer thread', () => {
   it("moves a pass's buffers to its thread, and when the thread dies, fails what it held and starts again", async () => {
     const rowsDir = path.join(dir, 'thread-rows');

@@ -12,7 +12,7 @@ import type {
   DuckDBConnection,
   DuckDBInstance as Instance,
 } from '@duckdb/node-api';
-import { duckdb } from '../duckdb.js';
+import { duckdb, duckdbBindings as raw } from '../duckdb.js';
 import { STATUS_CLASSES } from '../tasks/azure-logs/record.js';
 import { Codes, NAMED, type RowBatchData } from './batch.js';
 import { COMPACT_AT, compactRows, countPassFiles } from './compact.js';
@@ -44,7 +44,7 @@ const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const enumOf = (values: readonly string[]) =>
   values.length === 0 ? 'VARCHAR' : `ENUM(${values.map(sqlString).join(', ')})`;
 
-/** The staging table of a pass: its columns in this order (appendChunk fills them by position). */
+/** The staging table of a pass: its columns in this order (PassChunk fills them by position). */
 function createStaging(dictionaries: { blob: Codes; day: Codes; named: Codes[] }): string {
   const columns = [
     `blob ${enumOf(dictionaries.blob.values)}`,
@@ -139,16 +139,21 @@ export class RowsWriter {
     const itemDays = new Map<string, Set<number>>();
     let total = 0;
     const maps = parts.map(({ batch, lineBase = 0 }) => {
-      const dayMap = batch.days.map((d) => dictionaries.day.of(d));
+      const dayMap = Int32Array.from(batch.days, (d) => dictionaries.day.of(d));
       const blobOf = new Int32Array(batch.count);
+      /** Which of the batch's days (and none, at the end) the item at hand has: a Set per row cost more. */
+      const has = new Uint8Array(batch.days.length + 1);
       for (const item of batch.items) {
         blobOf.fill(dictionaries.blob.of(item.id), item.from, item.to);
         const seen = itemDays.get(item.id) ?? new Set<number>();
         itemDays.set(item.id, seen);
+        has.fill(0);
         for (let i = item.from; i < item.to; i += 1) {
           const d = batch.day[i] as number;
-          seen.add(d < 0 ? -1 : (dayMap[d] as number));
+          has[d < 0 ? batch.days.length : d] = 1;
         }
+        for (let d = 0; d < has.length; d += 1)
+          if (has[d] === 1) seen.add(d === batch.days.length ? -1 : (dayMap[d] as number));
       }
       const nameMaps = NAMED.map((c, k) =>
         passCodes(batch.named[c], batch.dictionary, dictionaries.named[k] as Codes),
@@ -164,11 +169,10 @@ export class RowsWriter {
       try {
         // One chunk, refilled: its ENUM types (a pass's hundred blob names) are built once.
         const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
-        const chunk = DuckDBDataChunk.create(types);
+        const chunk = new PassChunk(appender, DuckDBDataChunk.create(types));
         for (const [p, { batch }] of parts.entries()) {
           for (let at = 0; at < batch.count; at += CHUNK_ROWS) {
-            const n = Math.min(CHUNK_ROWS, batch.count - at);
-            appendChunk(appender, chunk, batch, at, n, maps[p] as ChunkMaps);
+            chunk.append(batch, at, Math.min(CHUNK_ROWS, batch.count - at), maps[p] as ChunkMaps);
           }
         }
         appender.flushSync();
@@ -246,23 +250,11 @@ export class RowsWriter {
   }
 }
 
-/** A vector's values as DuckDB's node API holds them before `flush` copies them in. */
-type Items = {
-  items: Float64Array | Int32Array | Int16Array | Uint8Array | Uint16Array | Uint32Array;
-  setItem(index: number, value: null): void;
-  /** Its NULL mask, a bit per row (1: valid), made (all valid) by the first setItem(i, null). */
-  validity: { data: BigUint64Array | null };
-  flush(): void;
-};
-
-/** The 64-bit words of a NULL mask can be written as pairs of 32-bit ones, low word first. */
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 /** How a batch's codes become the pass's: its rows' blobs, its days' and its names' codes. */
 interface ChunkMaps {
   lineBase: number;
   blobOf: Int32Array;
-  dayMap: number[];
+  dayMap: Int32Array;
   nameMaps: Int32Array[];
 }
 
@@ -279,61 +271,106 @@ function passCodes(codes: Int32Array, dictionary: readonly string[], into: Codes
   return map;
 }
 
-/**
- * Rows `[at, at + n)` of `batch` as the data chunk (reset: all valid), into the appender. Values are copied straight
- * into the vectors' typed arrays (a setItem per value costs more than the parse of the record), an
- * ENUM's as its index; a missing name is NULL, a missing number a sentinel (NaN, 0) that the COPY
- * of writeNow turns into NULL.
- */
-function appendChunk(
-  appender: DuckDBAppender,
-  chunk: DataChunk,
-  batch: RowBatchData,
-  at: number,
-  n: number,
-  maps: ChunkMaps,
-): void {
-  chunk.reset();
-  chunk.rowCount = n;
-  const vectors = Array.from(
-    { length: chunk.columnCount },
-    (_, i) => chunk.getColumnVector(i) as unknown as Items,
-  );
-  const column = (i: number) => (vectors[i] as Items).items;
-  const end = at + n;
-  remap(vectors[0] as Items, maps.blobOf.subarray(at, end), null);
-  const line = column(1);
-  const lines = batch.line.subarray(at, end);
-  if (maps.lineBase === 0) line.set(lines);
-  else for (let j = 0; j < n; j += 1) line[j] = (lines[j] as number) + maps.lineBase;
-  column(2).set(batch.time.subarray(at, end));
-  remap(vectors[3] as Items, batch.day.subarray(at, end), maps.dayMap);
-  column(4).set(batch.status.subarray(at, end));
-  column(5).set(batch.statusClass.subarray(at, end));
-  column(6).set(batch.durationMs.subarray(at, end));
-  for (const [k, c] of NAMED.entries())
-    remap(vectors[7 + k] as Items, batch.named[c].subarray(at, end), maps.nameMaps[k] as Int32Array);
-  for (const v of vectors) v.flush();
-  appender.appendDataChunk(chunk);
-}
+/** A NULL mask's bytes as DuckDB reads them: 64-bit words of a bit per row (1: valid), low bit first. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+type EnumCodes = Uint8Array | Uint16Array | Uint32Array;
 
 /**
- * Codes (through `map`, when given) into an ENUM vector; -1, none, is NULL. Most records of some
- * columns have none (a model only on requests): past the first, NULLs clear their bit directly
- * (setItem's BigInt arithmetic per NULL cost more than the rest of the append).
+ * A pass's data chunk, filled through DuckDB's C API straight from the batches' typed arrays: a
+ * number column is one copy of a slice of the batch's array, an ENUM's codes are remapped into one
+ * array of the ENUM's own width and copied, and a NULL mask is written only for a column that has a
+ * NULL. The node API's vectors would copy every column out and back in, and build each ENUM's
+ * dictionary again for every chunk (a Map of a pass's hundred blob names, 2,048 rows at a time).
  */
-function remap(into: Items, codes: Int32Array, map: ArrayLike<number> | null): void {
-  const items = into.items;
-  let mask: Uint32Array | undefined;
-  for (let j = 0; j < codes.length; j += 1) {
-    const c = codes[j] as number;
-    const code = c < 0 || map === null ? c : (map[c] as number);
-    if (code >= 0) items[j] = code;
-    else if (mask) mask[j >>> 5] = (mask[j >>> 5] as number) & ~(1 << (j & 31));
+class PassChunk {
+  /** Per column: an ENUM's codes, of its width; null for a number column, or text (always NULL). */
+  private readonly codes: (EnumCodes | null)[];
+  private readonly scratch = new Float64Array(CHUNK_ROWS);
+  private readonly mask = new Uint8Array(CHUNK_ROWS / 8);
+
+  constructor(
+    private readonly appender: DuckDBAppender,
+    private readonly chunk: DataChunk,
+  ) {
+    this.codes = Array.from({ length: chunk.columnCount }, (_, i) => {
+      const type = raw.vector_get_column_type(raw.data_chunk_get_vector(chunk.chunk, i));
+      if (raw.get_type_id(type) !== raw.Type.ENUM) return null;
+      const width = raw.enum_internal_type(type);
+      return width === raw.Type.UTINYINT
+        ? new Uint8Array(CHUNK_ROWS)
+        : width === raw.Type.USMALLINT
+          ? new Uint16Array(CHUNK_ROWS)
+          : new Uint32Array(CHUNK_ROWS);
+    });
+  }
+
+  /** Rows `[at, at + n)` of `batch`, into the appender. */
+  append(batch: RowBatchData, at: number, n: number, maps: ChunkMaps): void {
+    const chunk = this.chunk.chunk;
+    raw.data_chunk_reset(chunk);
+    raw.data_chunk_set_size(chunk, n);
+    const end = at + n;
+    this.enumColumn(0, maps.blobOf.subarray(at, end), null);
+    const lines = batch.line.subarray(at, end);
+    if (maps.lineBase === 0) this.numbers(1, lines);
     else {
-      into.setItem(j, null);
-      const words = into.validity.data;
-      if (LITTLE_ENDIAN && words) mask = new Uint32Array(words.buffer, words.byteOffset, words.length * 2);
+      const line = this.scratch.subarray(0, n);
+      for (let j = 0; j < n; j += 1) line[j] = (lines[j] as number) + maps.lineBase;
+      this.numbers(1, line);
     }
+    this.numbers(2, batch.time.subarray(at, end));
+    this.enumColumn(3, batch.day.subarray(at, end), maps.dayMap);
+    this.numbers(4, batch.status.subarray(at, end));
+    // The status classes are the ENUM's own indexes, one byte each: no remap, no NULL.
+    this.numbers(5, batch.statusClass.subarray(at, end));
+    this.numbers(6, batch.durationMs.subarray(at, end));
+    for (const [k, c] of NAMED.entries())
+      this.enumColumn(7 + k, batch.named[c].subarray(at, end), maps.nameMaps[k] as Int32Array);
+    this.appender.appendDataChunk(this.chunk);
+  }
+
+  private vector(column: number) {
+    return raw.data_chunk_get_vector(this.chunk.chunk, column);
+  }
+
+  private numbers(column: number, values: Float64Array | Int16Array | Uint8Array): void {
+    raw.copy_data_to_vector(
+      this.vector(column),
+      0,
+      values.buffer as ArrayBuffer,
+      values.byteOffset,
+      values.byteLength,
+    );
+  }
+
+  /**
+   * Codes (through `map`, when given) into an ENUM column; -1, none, is NULL. A column of text (a
+   * value no row has: every row NULL) takes only its mask.
+   */
+  private enumColumn(column: number, codes: Int32Array, map: Int32Array | null): void {
+    const n = codes.length;
+    const into = this.codes[column];
+    const mask = this.mask;
+    let nulls = false;
+    for (let j = 0; j < n; j += 1) {
+      const c = codes[j] as number;
+      const code = c < 0 || map === null ? c : (map[c] as number);
+      if (code >= 0 && into) into[j] = code;
+      else {
+        if (!nulls) {
+          mask.fill(0xff);
+          nulls = true;
+        }
+        mask[j >>> 3] = (mask[j >>> 3] as number) & ~(1 << (j & 7));
+      }
+    }
+    const vector = this.vector(column);
+    if (into) raw.copy_data_to_vector(vector, 0, into.buffer as ArrayBuffer, 0, n * into.BYTES_PER_ELEMENT);
+    if (!nulls) return;
+    const bytes = Math.ceil(n / 64) * 8;
+    if (!LITTLE_ENDIAN) for (let w = 0; w < bytes; w += 8) mask.subarray(w, w + 8).reverse();
+    raw.vector_ensure_validity_writable(vector);
+    raw.copy_data_to_vector_validity(vector, 0, mask.buffer as ArrayBuffer, 0, bytes);
   }
 }
