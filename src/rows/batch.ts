@@ -31,22 +31,29 @@ export interface RowBatchData {
   dictionary: string[];
 }
 
-const CLASS_INDEX = new Map<StatusClass, number>(STATUS_CLASSES.map((c, i) => [c, i]));
+/** Each status class's index in STATUS_CLASSES, by name. */
+const CLASS_INDEX = Object.fromEntries(STATUS_CLASSES.map((c, i) => [c, i])) as Record<StatusClass, number>;
 
 /** The hour last turned into ms (records of one blob share an hour or two): Date.parse once per hour. */
-let hourKey = '';
+let hourKey = '\0';
 let hourMs = 0;
 
-/** Microseconds since the epoch of a record time key (`YYYY-MM-DDTHH:MM:SS.fffffffZ`, see recordTime). */
+const digit = (key: string, at: number) => key.charCodeAt(at) - 48;
+
+/**
+ * Microseconds since the epoch of a record time key (`YYYY-MM-DDTHH:MM:SS.fffffffZ`, see recordTime),
+ * read digit by digit: slicing it cost a string or two per record.
+ */
 export function timeMicros(key: string): number {
-  const hour = key.slice(0, 13);
-  if (hour !== hourKey) {
-    hourMs = Date.parse(`${hour}:00:00Z`);
-    hourKey = hour;
+  if (!key.startsWith(hourKey)) {
+    hourKey = key.slice(0, 13);
+    hourMs = Date.parse(`${hourKey}:00:00Z`);
   }
-  const minute = (key.charCodeAt(14) - 48) * 10 + key.charCodeAt(15) - 48;
-  const second = (key.charCodeAt(17) - 48) * 10 + key.charCodeAt(18) - 48;
-  return (hourMs + minute * 60_000 + second * 1000) * 1000 + Number(key.slice(20, 26));
+  const minute = digit(key, 14) * 10 + digit(key, 15);
+  const second = digit(key, 17) * 10 + digit(key, 18);
+  let micros = 0;
+  for (let at = 20; at < 26; at += 1) micros = micros * 10 + digit(key, at);
+  return (hourMs + minute * 60_000 + second * 1000) * 1000 + micros;
 }
 
 /** Strings numbered in order of first sight: the dictionary of a column of few distinct values. */
@@ -85,6 +92,8 @@ export class RowCollector {
   /** Per named column, its last value and code: records in a row mostly repeat them. */
   private readonly lastValue: (string | null)[] = NAMED.map(() => null);
   private readonly lastCode = new Int32Array(NAMED.length).fill(-1);
+  private lastDay: string | null = null;
+  private lastDayCode = -1;
 
   /** Rows gathered so far (of every item). */
   get size(): number {
@@ -96,10 +105,21 @@ export class RowCollector {
     const i = this.count;
     this.count += 1;
     this.line[i] = line;
-    this.time[i] = f.time ? timeMicros(f.time.key) : Number.NaN;
-    this.day[i] = f.time ? this.days.of(f.time.day) : -1;
+    const time = f.time;
+    if (time) {
+      this.time[i] = timeMicros(time.key);
+      // Records in a row mostly share their day: its code is looked up when it changes.
+      if (time.day !== this.lastDay) {
+        this.lastDay = time.day;
+        this.lastDayCode = this.days.of(time.day);
+      }
+      this.day[i] = this.lastDayCode;
+    } else {
+      this.time[i] = Number.NaN;
+      this.day[i] = -1;
+    }
     this.status[i] = f.code ?? 0;
-    this.statusClass[i] = CLASS_INDEX.get(f.cls) as number;
+    this.statusClass[i] = CLASS_INDEX[f.cls];
     this.durationMs[i] = f.latencyMs ?? Number.NaN;
     this.named.model[i] = this.code(0, f.model);
     this.named.model_version[i] = this.code(1, f.version);
@@ -154,6 +174,8 @@ export class RowCollector {
     this.days = new Codes();
     this.lastValue.fill(null);
     this.lastCode.fill(-1);
+    this.lastDay = null;
+    this.lastDayCode = -1;
     return batch;
   }
 
