@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { type RowBatchData, RowCollector } from '../src/rows/batch.js';
+import { type RowBatchData, RowCollector, timeMicros } from '../src/rows/batch.js';
 import { filesToRead } from '../src/rows/compact.js';
 import { type RowsSink, RowsWriterThread } from '../src/rows/thread.js';
 import { RowsWriter } from '../src/rows/writer.js';
@@ -366,6 +366,23 @@ for (const [where, openWriter] of WRITERS)
       assert.deepEqual(await filesToRead(rowsDir, []), []);
     });
   });
+
+describe('a row time', () => {
+  it('is the microseconds since the epoch of its key, whichever hour came before', () => {
+    const keys = [
+      '2024-06-01T10:00:00.0000000Z',
+      '2024-06-01T10:59:59.9999999Z',
+      '2024-06-01T11:00:00.0000010Z',
+      '2024-06-01T10:30:15.1234567Z',
+      '2024-12-31T23:59:59.5000000Z',
+      '2025-01-01T00:00:00.0000000Z',
+    ];
+    for (const key of [...keys, ...keys.reverse()]) {
+      const expected = Date.parse(`${key.slice(0, 19)}Z`) * 1000 + Number(key.slice(20, 26));
+      assert.equal(timeMicros(key), expected, key);
+    }
+  });
+});
 
 describe('the rows writer', () => {
   it('writes every value and every NULL as given, across data chunks, with ENUMs wider than a byte', async () => {
