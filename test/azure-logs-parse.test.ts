@@ -225,7 +225,8 @@ describe('azure-logs parser', () => {
   it('reads lines with bytes past ASCII exactly as their UTF-8 text, wherever they fall in a chunk', () => {
     // Lines of every kind, shuffled by a fixed seed: ASCII, accented and CJK text in each field the
     // report reads, a 4-byte emoji, an invalid byte, raw UTF-8 next to \u escapes, `properties` as a
-    // JSON string, a BOM in the middle of the blob, CRLF, lines that are only Unicode spaces, junk.
+    // JSON string, a BOM in the middle of the blob, CRLF, lines that are only Unicode spaces, junk,
+    // lines longer than the pieces a chunk is decoded in.
     const withEscape = rr({ operationName: 'raw-é', properties: { modelDeploymentName: 'esc-é' } }).replace(
       'esc-é',
       'esc-\\u00e9',
@@ -247,6 +248,9 @@ describe('azure-logs parser', () => {
       () => Buffer.from(`${rr({ operationName: 'crlf-é' })}\r`),
       () => Buffer.from('\u00a0\u2028 \u3000'),
       () => Buffer.from('{"operationName": "cut-é'),
+      // Longer than the pieces a chunk is read in (64 KiB), between lines past ASCII.
+      () =>
+        Buffer.from(rr({ operationName: 'long', properties: { modelDeploymentName: 'x'.repeat(70_000) } })),
     ];
     let seed = 7;
     const random = () => {

@@ -19,6 +19,8 @@ const HIGH = /[\x80-\xff]/;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
 /** Bytes of the {"records": [...]} form turned into text at once (see feed). */
 const STREAM_SLICE = 16 << 10;
+/** Bytes of whole lines read into one string at most (below V8's large-object size). */
+const DECODE_BYTES = 64 << 10;
 /** Bytes looked at to tell the {"records": [...]} form from JSON lines. */
 const SNIFF_BYTES = 64;
 /**
@@ -315,6 +317,23 @@ export class BlobParser {
    * has `\u` escapes, whose characters are not bytes, is decoded as UTF-8 whole first.
    */
   private lines(bytes: Buffer): void {
+    // In pieces of at most DECODE_BYTES that end at a newline (a longer line is a piece of its
+    // own): V8 allocates a longer string in its large-object space, on fresh pages each time, and
+    // faulting those pages in cost far more than the copy.
+    let from = 0;
+    while (from < bytes.length) {
+      let to = bytes.length;
+      if (to - from > DECODE_BYTES) {
+        let cut = bytes.lastIndexOf(NEWLINE, from + DECODE_BYTES - 1);
+        if (cut < from) cut = bytes.indexOf(NEWLINE, from + DECODE_BYTES);
+        if (cut >= 0) to = cut + 1;
+      }
+      this.piece(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+      from = to;
+    }
+  }
+
+  private piece(bytes: Buffer): void {
     const text = bytes.toString('latin1');
     // Where the next byte past ASCII is: one scan of the chunk in all, not one per line.
     let wide = isAscii(bytes) ? text.length : nextNonAscii(text, 0);
