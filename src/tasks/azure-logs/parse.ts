@@ -14,7 +14,6 @@ import { type RecordFacts, recordFacts } from './record.js';
 import { RecordsStream } from './records-stream.js';
 
 const NEWLINE = 0x0a;
-const NON_ASCII = /[\x80-\xff]/g;
 const HIGH = /[\x80-\xff]/;
 const WRAPPER_START = /^\s*\{\s*"records"\s*:/;
 /** Bytes of the {"records": [...]} form turned into text at once (see feed). */
@@ -335,8 +334,12 @@ export class BlobParser {
 
   private piece(bytes: Buffer): void {
     const text = bytes.toString('latin1');
-    // Where the next byte past ASCII is: one scan of the chunk in all, not one per line.
-    let wide = isAscii(bytes) ? text.length : nextNonAscii(text, 0);
+    // A piece of ASCII (the usual case, one native check) is read line by line as text. In one
+    // with bytes past ASCII somewhere, a line is read as bytes (only the strings the report reads
+    // are decoded, and only those past ASCII: an ASCII line gives the same), unless it has `\u`
+    // escapes, whose characters are not bytes: such a line is decoded whole first if it has bytes
+    // past ASCII. No scan for where those bytes are: it cost more than the decoding it spared.
+    const ascii = isAscii(bytes);
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
@@ -344,14 +347,13 @@ export class BlobParser {
       this.lineNo += 1;
       if (nl - start > this.maxLineBytes) {
         this.tally.malformed(); // too long to parse (the line ended within one chunk)
-        if (wide < nl) wide = nextNonAscii(text, nl + 1);
-      } else if (wide < nl) {
-        const line = text.slice(start, nl);
-        if (line.includes('\\u')) this.line(bytes.toString('utf8', start, nl));
-        else this.line(line, true);
-        wide = nextNonAscii(text, nl + 1);
-      } else {
+      } else if (ascii) {
         this.line(text.slice(start, nl));
+      } else {
+        const line = text.slice(start, nl);
+        if (!line.includes('\\u')) this.line(line, true);
+        else if (HIGH.test(line)) this.line(bytes.toString('utf8', start, nl));
+        else this.line(line);
       }
       start = nl + 1;
     }
@@ -418,12 +420,6 @@ export class BlobParser {
 
 /** The tuples seen on this thread, shared by its parsers: the same few recur in every blob. */
 const combos = new ComboIndex();
-
-/** Index of the first char past ASCII in Latin-1 `text` at or after `from`; `text.length` if none. */
-function nextNonAscii(text: string, from: number): number {
-  NON_ASCII.lastIndex = from;
-  return NON_ASCII.test(text) ? NON_ASCII.lastIndex - 1 : text.length;
-}
 
 /** Parses a whole blob held in memory (tests, small inputs). */
 export function parseBlob(
