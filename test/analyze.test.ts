@@ -700,6 +700,18 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
       ['2015-10-18 18:01:4x', null],
     ];
     for (const [text, iso] of cases) assert.equal(parseTime(text, 2025), iso, text);
+    // The second read last is remembered: what follows it in the same second is read as any other.
+    const sameSecond: [string, string | null][] = [
+      ['2015-10-18 18:01:47,978', '2015-10-18T18:01:47.978Z'],
+      ['2015-10-18 18:01:47', '2015-10-18T18:01:47.000Z'],
+      ['2015-10-18 18:01:47.12', '2015-10-18T18:01:47.120Z'],
+      ['2015-10-18 18:01:47+02:00', '2015-10-18T16:01:47.000Z'],
+      ['2015-10-18 18:01:47,', null],
+      ['2015-10-18 18:01:47,9x', null],
+      ['2015-10-18T18:01:47,5', '2015-10-18T18:01:47.500Z'],
+      ['2015-10-18 18:01:48,001', '2015-10-18T18:01:48.001Z'],
+    ];
+    for (const [text, iso] of sameSecond) assert.equal(parseTime(text, 2025), iso, text);
   });
 
   it('reads whole chunks of valid UTF-8 at once, and invalid ones line by line', async () => {
@@ -726,6 +738,42 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
     assert.equal(invalid, 1);
   });
 
+  it('skips every line longer than maxLine bytes, within a chunk or across chunks, counting bytes not characters', async () => {
+    const seen: string[] = [];
+    let long = 0;
+    const sink = {
+      line: (text: string, n: number) => seen.push(`${n}:${text.length}`),
+      skipLongLine: () => {
+        long += 1;
+      },
+      invalidUtf8: () => assert.fail('all valid'),
+      skipFile: (reason: string) => assert.fail(reason),
+    };
+    // maxLine 12: 12 bytes pass, 13 do not; 'é' is 2 bytes, so 7 of them (14 bytes, 7 characters) are long.
+    const text = `${'a'.repeat(12)}\n${'b'.repeat(13)}\n${'é'.repeat(6)}\n${'é'.repeat(7)}\nend\n`;
+    for (const size of [text.length * 2, 5, 1]) {
+      seen.length = 0;
+      long = 0;
+      const bytes = Buffer.from(text);
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      await readLines(Readable.from(chunks), sink, 12);
+      assert.deepEqual(seen, ['1:12', '3:6', '5:3'], `chunks of ${size}`);
+      assert.equal(long, 2, `chunks of ${size}`);
+    }
+    // A chunk of many lines is read in pieces: every line once, in order, numbered.
+    seen.length = 0;
+    long = 0;
+    const many = Array.from({ length: 30_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 17)}`);
+    const big = Buffer.from(`${many.join('\n')}\n`);
+    await readLines(Readable.from([big.subarray(0, 400_000), big.subarray(400_000)]), sink, 1 << 20);
+    assert.equal(seen.length, many.length);
+    assert.deepEqual(
+      seen,
+      many.map((line, i) => `${i + 1}:${line.length}`),
+    );
+  });
+
   it('copies only lines with escapes, carriage returns or backspaces to show them', () => {
     assert.equal(shownText('plain line'), 'plain line');
     assert.equal(shownText('\x1b[31mred\x1b[0m'), 'red');
@@ -740,6 +788,11 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
     assert.equal(endpointOf('GET', '/blob/deadbeef01/a1b2c3d4e5f6g7h8i9'), 'GET /blob/{id}/{id}');
     assert.equal(endpointOf(null, 'https://h.example/a//b?q=1#f'), '* /a//b');
     assert.equal(endpointOf('GET', '/12\n'), 'GET /12\n');
+    assert.equal(endpointOf('GET', '/a/7/b/8?x=/9#/10'), 'GET /a/{id}/b/{id}');
+    assert.equal(endpointOf('GET', '/a#f?q'), 'GET /a');
+    assert.equal(endpointOf('GET', '123/x/'), 'GET {id}/x/');
+    assert.equal(endpointOf('GET', ''), 'GET /');
+    assert.equal(endpointOf('GET', '/v1/orders'), 'GET /v1/orders');
   });
 
   it('runs named groups by position: the same matches, the same groups', () => {
