@@ -13,8 +13,9 @@ export interface ApiRequest {
 
 const METHODS = 'GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|CONNECT|TRACE';
 // RESPONSE POST /path 200 Duration: 245ms  |  GET /x 200 12ms  |  "GET /x HTTP/1.1" status: 200 len: 1 time: 0.2
-const TEXT_SHAPES: (Positional & { unit: 'ms' | 's' | 'auto' })[] = [
+const TEXT_SHAPES: (Positional & { unit: 'ms' | 's' | 'auto'; needs?: string })[] = [
   {
+    needs: '" status: ',
     // OpenStack/eventlet wsgi: "GET /v2/... HTTP/1.1" status: 200  len: 1893 time: 0.2477829 (seconds)
     ...positional(
       `"(?<method>${METHODS}) (?<path>\\S+)[^"]*" status: (?<status>\\d{3})\\s+len: \\d+\\s+time: (?<duration>[\\d.]+)`,
@@ -44,6 +45,7 @@ const UNIT_MS: Record<string, number> = {
 export function requestFromText(text: string): ApiRequest | null {
   if (!/\b[1-5]\d\d\b/.test(text)) return null;
   for (const shape of TEXT_SHAPES) {
+    if (shape.needs && !text.includes(shape.needs)) continue;
     const m = shape.pattern.exec(text);
     if (!m) continue;
     const g = groupsOf(m, shape.at);
@@ -166,28 +168,50 @@ export function requestFromAccess(fields: Record<string, unknown>): ApiRequest |
 
 /** `/users/123/orders/9f8e...` -> `/users/{id}/orders/{id}`: ids, numbers, UUIDs and hashes folded. */
 export function endpointOf(method: string | null, path: string | null): string {
-  const clean = (path ?? '').replace(/^https?:\/\/[^/]+/, '').split(/[?#]/)[0] ?? '';
-  const folded = clean.split('/').map(foldSegment).join('/');
+  let clean = path ?? '';
+  if (clean.charCodeAt(0) !== 47) clean = clean.replace(/^https?:\/\/[^/]+/, '');
+  // Up to the query or fragment, whichever comes first.
+  const query = clean.indexOf('?');
+  const fragment = clean.indexOf('#');
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment);
+  if (end >= 0) clean = clean.slice(0, end);
+  // Segment by segment, the path kept as it is up to the first segment that folds.
+  let folded = '';
+  let kept = 0;
+  const length = clean.length;
+  for (let from = 0; from <= length; ) {
+    let to = clean.indexOf('/', from);
+    if (to < 0) to = length;
+    if (foldsAt(clean, from, to)) {
+      folded += `${clean.slice(kept, from)}{id}`;
+      kept = to;
+    }
+    from = to + 1;
+  }
+  if (kept > 0) folded += clean.slice(kept);
+  else folded = clean;
   return `${method ?? '*'} ${folded || '/'}`;
 }
 
-function foldSegment(segment: string): string {
+/** Whether the segment `path[from, to)` is an id (a number, a UUID, a hash or a token). */
+function foldsAt(path: string, from: number, to: number): boolean {
   // Most segments are words or numbers: every pattern below needs a digit but the UUID, which
   // needs a `-`, and a number is an id. Only the rest are tried against them.
   let digits = 0;
   let dash = false;
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment.charCodeAt(i);
+  for (let i = from; i < to; i++) {
+    const c = path.charCodeAt(i);
     if (c >= 48 && c <= 57) digits += 1;
     else if (c === 45) dash = true;
   }
-  if (digits === 0 && !dash) return segment;
-  if (digits === segment.length) return '{id}';
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
+  if (digits === 0 && !dash) return false;
+  if (digits === to - from) return true;
+  const segment = path.slice(from, to);
+  return (
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) ||
     /^(?=.*\d)[0-9a-f]{8,}$/i.test(segment) ||
     /^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i.test(segment)
-    ? '{id}'
-    : segment;
+  );
 }
 
 export type StatusClass =
@@ -285,6 +309,31 @@ export class ApiCounter {
             durationMs: request.durationMs,
           });
       }
+    }
+  }
+
+  /** Adds the tally of requests that came after this counter's (a later part of the same file). */
+  addTally(t: ApiTally): void {
+    this.requests += t.requests;
+    for (const [code, n] of Object.entries(t.statusCodes))
+      this.statusCodes[code] = (this.statusCodes[code] ?? 0) + n;
+    this.durationSumMs += t.durationSumMs;
+    this.latency.merge(sketchOf(t.latency, t.latencyMax));
+    this.slowCount += t.slowCount;
+    for (const e of t.slowExamples)
+      if (this.slowExamples.length < MAX_SLOW_EXAMPLES) this.slowExamples.push(e);
+    for (const [name, e] of Object.entries(t.byEndpoint)) {
+      // Still at most MAX_ENDPOINTS (which of them past the cap may differ from one pass's).
+      const key = this.endpoints.has(name) || this.endpoints.size < MAX_ENDPOINTS ? name : '(other)';
+      let at = this.endpoints.get(key);
+      if (!at) {
+        at = { requests: 0, errors: 0, durationSumMs: 0, latency: new LatencySketch() };
+        this.endpoints.set(key, at);
+      }
+      at.requests += e.requests;
+      at.errors += e.errors;
+      at.durationSumMs += e.durationSumMs;
+      at.latency.merge(sketchOf(e.latency, e.latencyMax));
     }
   }
 

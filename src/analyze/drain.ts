@@ -40,20 +40,43 @@ const MASKS: RegExp[] = [
 ];
 
 /**
- * The key under which a message's masked tokens are remembered: the message with every digit
+ * The key under which a message's masked tokens are remembered is the message with every digit
  * made `1`, for messages whose tokens then come out the same. Every mask treats all digits alike
  * (`\d`, `[0-9a-f]`, `\w`) but the hex literal's `0x`, so messages holding `0x` get no key, and
  * masks match at the same places in a message and in its key. Their tokens are equal when the
  * key's tokens keep no digit (a digit no mask took, as in `abc123`, would be the message's own).
+ *
+ * This is a hash of that key (FNV-1a over its characters), computed without building the key;
+ * -1 when the message has no key (too long, or holding `0x`).
  */
-export function shapeKey(message: string): string | null {
-  if (message.length > MAX_SHAPE_CHARS || HEX_LITERAL_START.test(message)) return null;
-  return message.replace(DIGITS, '1');
+function shapeHash(message: string): number {
+  const n = message.length;
+  if (n > MAX_SHAPE_CHARS) return -1;
+  let h = 0x811c9dc5;
+  let previous = 0;
+  for (let i = 0; i < n; i++) {
+    const raw = message.charCodeAt(i);
+    if ((raw === 120 || raw === 88) && previous === 48) return -1; // `0x`
+    previous = raw;
+    h = Math.imul(h ^ (raw >= 48 && raw <= 57 ? 49 : raw), 0x01000193);
+  }
+  return h >>> 0;
 }
 
 const MAX_SHAPE_CHARS = 400;
-const HEX_LITERAL_START = /0x/i;
 const DIGITS = /\d/g;
+
+/** Whether `message` has this key (the key with its digits as `1`). */
+function hasKey(key: string, message: string): boolean {
+  const n = key.length;
+  if (message.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = message.charCodeAt(i);
+    if (c >= 48 && c <= 57) c = 49;
+    if (c !== key.charCodeAt(i)) return false;
+  }
+  return true;
+}
 
 /** The message with variables replaced by `<*>`, split into tokens. */
 export function maskTokens(message: string): string[] {
@@ -87,12 +110,14 @@ function node(): TreeNode {
 }
 
 /**
- * What one message shape (`shapeKey`) came to: its masked tokens and, while nothing that decides
+ * What one message shape (see shapeHash) came to: its masked tokens and, while nothing that decides
  * a search has changed since (no node added to the tree, no cluster of its leaf added or
  * generalised), the cluster that search found. Search is a pure function of that state, so
  * reusing its answer is exact; the cluster already covers the tokens, so nothing generalises.
  */
 interface Shape {
+  /** The message with its digits as `1`. */
+  key: string;
   /** Null when the message's own digits survive masking: its tokens are not the key's. */
   tokens: string[] | null;
   cluster: Cluster | null;
@@ -113,27 +138,45 @@ export class Drain {
   overflow = 0;
   /** Bumped whenever a node is added to the tree: a message may now walk to another leaf. */
   private treeVersion = 0;
-  private readonly shapes = new Map<string, Shape>();
+  private readonly shapes = new Map<number, Shape[]>();
+  private shapeCount = 0;
 
   constructor(readonly options: DrainOptions = DRAIN_DEFAULTS) {}
 
   /** Adds one message; returns its cluster's index (-1 when the cap was reached). */
   add(message: string, level: Level | null = null, time: string | null = null): number {
-    const key = shapeKey(message);
-    if (key === null) return this.addOne(maskTokens(message), level, time, null);
-    let shape = this.shapes.get(key);
+    const hash = shapeHash(message);
+    if (hash < 0) return this.addOne(maskTokens(message), level, time, null);
+    // Shapes by the hash of their key, the key checked against the message: no key is built
+    // for a shape already seen.
+    let bucket = this.shapes.get(hash);
+    let shape: Shape | undefined;
+    if (bucket)
+      for (const s of bucket)
+        if (hasKey(s.key, message)) {
+          shape = s;
+          break;
+        }
     if (!shape) {
+      const key = message.replace(DIGITS, '1');
       const tokens = maskTokens(key);
-      if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
+      if (this.shapeCount >= MAX_SHAPES) {
+        this.shapes.clear();
+        this.shapeCount = 0;
+        bucket = undefined;
+      }
       // A digit left in the key's tokens stands for the message's own digit: such messages are masked each time.
       shape = {
+        key,
         tokens: tokens.some(hasDigit) ? null : tokens,
         cluster: null,
         leaf: null,
         leafVersion: -1,
         treeVersion: -1,
       };
-      this.shapes.set(key, shape);
+      if (bucket) bucket.push(shape);
+      else this.shapes.set(hash, [shape]);
+      this.shapeCount += 1;
     }
     if (!shape.tokens) return this.addOne(maskTokens(message), level, time, null);
     const { cluster, leaf } = shape;

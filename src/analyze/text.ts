@@ -26,12 +26,11 @@ export function lastSegment(text: string): string {
   return line;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: what stripAnsi and lastSegment undo
-const ESCAPE_CR_OR_BACKSPACE = /[\x1b\r\b]/;
-
 /** What a terminal shows of a line: `lastSegment(stripAnsi(text))`, without copying plain lines. */
 export function shownText(text: string): string {
-  return ESCAPE_CR_OR_BACKSPACE.test(text) ? lastSegment(stripAnsi(text)) : text;
+  return text.indexOf('\x1b') < 0 && text.indexOf('\r') < 0 && text.indexOf('\b') < 0
+    ? text
+    : lastSegment(stripAnsi(text));
 }
 
 export { escapeControl } from '../render/escape.js';
