@@ -8,7 +8,7 @@ import { emptyLevelCounts, isErrorLevel, type Level } from './levels.js';
 import { type Category, categorise, type Rule, type Severity } from './rules.js';
 import { clip, lastSegment, shownText, stripAnsi } from './text.js';
 import { parseTime } from './time.js';
-import { TrainingParser, type TrainingRun } from './training.js';
+import { TRAINING_HINT, TrainingParser, type TrainingRun } from './training.js';
 
 export interface AnalyzeOptions {
   /** A format to force, or `auto` to detect it from the file's first lines. */
@@ -90,6 +90,11 @@ export interface FileSummary {
   training: TrainingRun | null;
   api: ApiTally;
   skipped: Skipped;
+  /**
+   * A segment of a file (segments.ts) does not parse training output, whose state runs across
+   * lines: it says here whether any of its lines could be some (TRAINING_HINT).
+   */
+  trainingHint?: boolean;
 }
 
 interface PendingEvent {
@@ -113,6 +118,20 @@ const TRACEBACK = /^Traceback \(most recent call last\)/;
 // The last line of a Python traceback, or an exception line starting an unheadered event.
 const EXCEPTION_LINE = /^(?:[\w.]+(?:Error|Exception|Interrupt|Exit|Warning)|[\w.]+\.\w*Error)(?::|$)/;
 
+/** The format of a file whose first lines (at most DETECT_SAMPLE, each without its `\r\n`) these are. */
+export function detectFileFormat(lines: readonly string[]): LogFormat {
+  return detectFormat(lines.map((text) => lastSegment(stripAnsi(text))));
+}
+
+/**
+ * Whether this line starts an event whatever came before it (it has a header of `format`'s kind
+ * or another's): where a file can be cut into segments that are read apart.
+ */
+export function startsEvent(raw: string, format: LogFormat): boolean {
+  const shown = shownText(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
+  return shown.trim() !== '' && parseAnyHeader(shown, headerFormatOf(format)) !== null;
+}
+
 export class FileAnalyzer {
   private format: LogFormat | null;
   private headerFormat: LogFormat = 'plain';
@@ -127,6 +146,8 @@ export class FileAnalyzer {
     readonly path: string,
     private readonly options: AnalyzeOptions = ANALYZE_DEFAULTS,
     private readonly onEvent?: (row: EventRow) => void,
+    /** Reads a segment of a file (segments.ts): its format is given, training is only looked for. */
+    private readonly segment = false,
   ) {
     this.format = options.format === 'auto' ? null : options.format;
     if (this.format) this.decided(this.format);
@@ -148,6 +169,7 @@ export class FileAnalyzer {
       training: null,
       api: this.api.toData(),
       skipped: { longLines: 0, invalidUtf8Lines: 0, file: null },
+      ...(segment ? { trainingHint: false } : {}),
     };
   }
 
@@ -184,7 +206,7 @@ export class FileAnalyzer {
 
   private flushSample(): void {
     const sample = this.sample ?? [];
-    const format = detectFormat(sample.map(([text]) => lastSegment(stripAnsi(text))));
+    const format = detectFileFormat(sample.map(([text]) => text));
     this.decided(format);
     if (format === 'metrics-csv') this.training.metricsCsv = true;
     this.summary.format = format;
@@ -192,7 +214,8 @@ export class FileAnalyzer {
   }
 
   private process(text: string, number: number): void {
-    this.training.line(text);
+    if (!this.segment) this.training.line(text);
+    else if (!this.summary.trainingHint && TRAINING_HINT.test(text)) this.summary.trainingHint = true;
     if (this.format === 'metrics-csv') return;
     const shown = shownText(text);
     if (shown.trim() === '') return;

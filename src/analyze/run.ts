@@ -13,6 +13,7 @@ import { workerUrl } from '../bundle.js';
 import { type Combined, combine } from './combine.js';
 import { ANALYZE_DEFAULTS, type AnalyzeOptions, type FileSummary } from './file-analyzer.js';
 import { type InputFile, MAX_LINE_BYTES } from './input.js';
+import { mergeSegments, planSegments, segmentable, segmentsFor } from './segments.js';
 import analyzeFileJob, { type FileJob } from './worker.js';
 
 export interface RunOptions extends AnalyzeOptions {
@@ -33,14 +34,17 @@ export const AUTO_WORKERS = Math.min(4, os.availableParallelism());
 export const WORKERS_FROM_BYTES = 64e6;
 
 async function threadsFor(files: readonly InputFile[], workers: number | 'auto'): Promise<number> {
-  const paths = files.filter((f) => f.path !== '-' && !f.blob).map((f) => f.path);
-  if (workers !== 'auto') return Math.min(workers, paths.length);
+  const local = files.filter((f) => f.path !== '-' && !f.blob);
   let bytes = 0;
-  for (const file of paths) {
-    bytes += (await stat(file).catch(() => ({ size: 0 }))).size;
-    if (bytes >= WORKERS_FROM_BYTES) return Math.min(AUTO_WORKERS, paths.length);
+  // What can run at once: a file, or each segment of a file read in segments.
+  let parts = 0;
+  for (const file of local) {
+    const size = (await stat(file.path).catch(() => ({ size: 0 }))).size;
+    bytes += size;
+    parts += segmentable({ file, spool: null }) ? segmentsFor(size) : 1;
   }
-  return 0;
+  if (workers !== 'auto') return Math.min(workers, parts);
+  return bytes >= WORKERS_FROM_BYTES ? Math.min(AUTO_WORKERS, parts) : 0;
 }
 
 /** Files read at once on the main thread (their I/O overlaps; their parsing does not). */
@@ -81,10 +85,21 @@ export async function fileRunner(files: readonly InputFile[], workers: number | 
           maxThreads: threads,
         })
       : null;
+  // Standard input and blobs (their source lives here) are read on this thread.
+  const runOne = (job: FileJob) =>
+    pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job);
   return {
     concurrency: pool ? threads * 2 : INLINE_FILES_AT_ONCE,
-    // Standard input and blobs (their source lives here) are read on this thread.
-    run: (job) => (pool && job.file.path !== '-' && !job.file.blob ? pool.run(job) : analyzeFileJob(job)),
+    run: async (job) => {
+      // A large file is read in segments, at once on the pool (one after another without one):
+      // the same segments either way, so the same result.
+      const plan = await planSegments(job);
+      if (!plan) return runOne(job);
+      const options = { ...job.options, format: plan.format };
+      const jobs = plan.segments.map((segment) => ({ ...job, options, segment }));
+      const parts = await mapLimit(jobs, pool ? jobs.length : 1, runOne);
+      return mergeSegments(job, plan.format, parts);
+    },
     close: async () => {
       await pool?.destroy();
     },

@@ -46,6 +46,12 @@ const PAIR_EQ = new RegExp(String.raw`([A-Za-z_][\w/]*)=(${NUMBER})`, 'gi');
 const HF_DICT = /^\s*\{'[\w/]+': .*\}\s*$/;
 const HF_PAIR = /'([\w/]+)':\s*'?([^,'}]+?)'?\s*(?=,|\})/g;
 
+/**
+ * What every line of training output has (or follows a line that had it): a line without it
+ * leaves the parser as it was, so a file none of whose lines has it has no training run.
+ */
+export const TRAINING_HINT = /[Ee]poch|loss|'eval_|Loss/;
+
 export function toNumber(text: string): number {
   const t = text.trim().toLowerCase();
   if (t === 'nan' || t === '+nan' || t === '-nan') return Number.NaN;
@@ -85,7 +91,7 @@ export class TrainingParser {
       return;
     }
     // Cheap filter: nearly every log line is not training output.
-    if (!this.table && !/[Ee]poch|loss|'eval_|Loss/.test(raw)) return;
+    if (!this.table && !TRAINING_HINT.test(raw)) return;
     const clean = stripAnsi(raw);
     for (const segment of clean.split(/[\r\b]+/)) if (segment.trim()) this.segment(segment);
   }

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { AnalyzeOptions, FileSummary } from './file-analyzer.js';
 import { FileAnalyzer } from './file-analyzer.js';
-import { type InputFile, type LineSink, openInput, readLines } from './input.js';
+import { type ByteRange, type InputFile, type LineSink, openInput, readLines } from './input.js';
 
 export interface FileJob {
   file: InputFile;
@@ -12,6 +12,11 @@ export interface FileJob {
   maxLineBytes: number;
   /** Where to spool this file's events (JSON lines: line, time, level, cluster, message), if anywhere. */
   spool: string | null;
+  /**
+   * Only these bytes of the file, which start an event and end a line (segments.ts); its format
+   * is then given, and its lines are numbered from 1.
+   */
+  segment?: ByteRange;
 }
 
 export default async function analyzeFileJob(job: FileJob): Promise<FileSummary> {
@@ -25,6 +30,7 @@ export default async function analyzeFileJob(job: FileJob): Promise<FileSummary>
           pending += `${JSON.stringify([row.line, row.time, row.level, row.cluster, row.message])}\n`;
         }
       : undefined,
+    job.segment !== undefined,
   );
   const sink: LineSink = {
     line: (text, n) => analyzer.line(text, n),
@@ -40,7 +46,7 @@ export default async function analyzeFileJob(job: FileJob): Promise<FileSummary>
     },
   };
   try {
-    await readLines(await openInput(job.file), sink, job.maxLineBytes);
+    await readLines(await openInput(job.file, job.segment), sink, job.maxLineBytes, !job.segment);
   } catch (error) {
     analyzer.skipFile(`unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
