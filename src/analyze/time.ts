@@ -107,52 +107,33 @@ function twoDigits(text: string, i: number): number {
   return a < 0 || b < 0 ? -1 : a * 10 + b;
 }
 
-/** The date and time to the second of the last zoneless timestamp read, as written and as ISO. */
-let lastWritten = '';
-let lastIso = '';
-
 /**
  * The first layout's commonest case read without a regular expression: `2015-10-18 18:01:47`,
  * `T` or a space, an optional `.`/`,` fraction, no zone. The same answer as the layout gives;
- * undefined for anything else, which takes the general path. Events come many to a second: the
- * second read last is checked and built once.
+ * undefined for anything else, which takes the general path.
  */
 function zonelessIso(t: string): string | null | undefined {
   const length = t.length;
-  if (length < 19) return undefined;
-  let head: string;
-  if (lastWritten !== '' && t.startsWith(lastWritten)) head = lastIso;
-  else {
-    if (t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45) return undefined;
-    const sep = t.charCodeAt(10);
-    if ((sep !== 32 && sep !== 84) || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
-    const century = twoDigits(t, 0);
-    const y = twoDigits(t, 2);
-    const mo = twoDigits(t, 5);
-    const d = twoDigits(t, 8);
-    const h = twoDigits(t, 11);
-    const mi = twoDigits(t, 14);
-    const s = twoDigits(t, 17);
-    if ((century | y | mo | d | h | mi | s) < 0) return undefined;
-    if (!fractionOk(t)) return undefined;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return null;
-    head = `${t.slice(0, 10)}T${t.slice(11, 19)}`;
-    lastWritten = t.slice(0, 19);
-    lastIso = head;
+  if (length < 19 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45) return undefined;
+  const sep = t.charCodeAt(10);
+  if ((sep !== 32 && sep !== 84) || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
+  const century = twoDigits(t, 0);
+  const y = twoDigits(t, 2);
+  const mo = twoDigits(t, 5);
+  const d = twoDigits(t, 8);
+  const h = twoDigits(t, 11);
+  const mi = twoDigits(t, 14);
+  const s = twoDigits(t, 17);
+  if ((century | y | mo | d | h | mi | s) < 0) return undefined;
+  let ms = '.000';
+  if (length > 19) {
+    const dot = t.charCodeAt(19);
+    if ((dot !== 46 && dot !== 44) || length === 20) return undefined;
+    for (let i = 20; i < length; i++) if (digitAt(t, i) < 0) return undefined;
+    ms = `.${t.slice(20, 23).padEnd(3, '0')}`;
   }
-  if (length === 19) return `${head}.000Z`;
-  if (!fractionOk(t)) return undefined;
-  return `${head}.${t.slice(20, 23).padEnd(3, '0')}Z`;
-}
-
-/** Nothing after the seconds, or a `.`/`,` and digits only. */
-function fractionOk(t: string): boolean {
-  const length = t.length;
-  if (length === 19) return true;
-  const dot = t.charCodeAt(19);
-  if ((dot !== 46 && dot !== 44) || length === 20) return false;
-  for (let i = 20; i < length; i++) if (digitAt(t, i) < 0) return false;
-  return true;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return null;
+  return `${t.slice(0, 10)}T${t.slice(11, 19)}${ms}Z`;
 }
 
 /** ISO 8601 for a timestamp as written, or null. `year` fills in layouts that have none (syslog, glog). */
