@@ -147,6 +147,25 @@ describe('analyze: events and formats', () => {
 });
 
 describe('analyze: errors', () => {
+  it('categorises each error by its whole text, whatever the errors before it with the same first line', () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      lines.push(
+        '2025-03-02 10:00:0%d,000 ERROR [main] app.Worker: step failed'.replace('%d', String(i * 2)),
+      );
+      lines.push('java.lang.RuntimeException: CUDA out of memory. Tried to allocate 2.00 GiB');
+      lines.push(
+        '2025-03-02 10:00:0%d,500 ERROR [main] app.Worker: step failed'.replace('%d', String(i * 2)),
+      );
+      lines.push('java.net.ConnectException: Connection refused');
+      lines.push('\tat app.Worker.step(Worker.java:1)');
+    }
+    lines.push('2025-03-02 10:00:09,000 ERROR [main] app.Worker: step failed');
+    const s = analyzeText('same-first-line.log', lines.join('\n'), { rules: RULES });
+    const counts = Object.fromEntries(Object.values(s.errors).map((t) => [t?.category, t?.count]));
+    assert.deepEqual(counts, { gpu: 3, network: 3, other: 1 });
+  });
+
   it('puts errors in categories with severity, advice and file:line examples', async () => {
     const a = await analyzeFixture('python-app.log');
     const by = Object.fromEntries(a.errors.byCategory.map((c) => [c.category, c]));

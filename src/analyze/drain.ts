@@ -60,7 +60,8 @@ function shapeHash(message: string): number {
     previous = raw;
     h = Math.imul(h ^ (raw >= 48 && raw <= 57 ? 49 : raw), 0x01000193);
   }
-  return h >>> 0;
+  // 30 bits: a small integer to V8, which a Map hashes and compares without a heap number.
+  return h & 0x3fffffff;
 }
 
 const MAX_SHAPE_CHARS = 400;

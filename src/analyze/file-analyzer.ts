@@ -35,6 +35,9 @@ export const DETECT_SAMPLE = 200;
 const MAX_EVENT_LINES = 60;
 export const MAX_EXAMPLES = 3;
 const EXAMPLE_CHARS = 300;
+/** Event texts whose rule is remembered: at most this many, of at most this many characters. */
+const MAX_REMEMBERED_RULES = 1000;
+const MAX_REMEMBERED_TEXT = 8192;
 
 export interface EventRow {
   line: number;
@@ -141,6 +144,8 @@ export class FileAnalyzer {
   private readonly training: TrainingParser;
   private readonly api: ApiCounter;
   private readonly summary: FileSummary;
+  /** Rules met by event texts seen (categorising is a pure function of the text). */
+  private readonly rules = new Map<string, Rule>();
 
   constructor(
     readonly path: string,
@@ -303,16 +308,25 @@ export class FileAnalyzer {
   }
 
   private criticalRule(event: PendingEvent, message: string): boolean {
-    const rule = categorise(
-      event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message,
-      this.options.rules,
-    );
-    return rule.severity === 'critical';
+    const full = event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message;
+    return this.ruleFor(full).severity === 'critical';
+  }
+
+  /** The rule an event's text meets; the same errors recur (a stack trace hundreds of times): remembered. */
+  private ruleFor(full: string): Rule {
+    if (full.length > MAX_REMEMBERED_TEXT) return categorise(full, this.options.rules);
+    let rule = this.rules.get(full);
+    if (!rule) {
+      rule = categorise(full, this.options.rules);
+      if (this.rules.size >= MAX_REMEMBERED_RULES) this.rules.clear();
+      this.rules.set(full, rule);
+    }
+    return rule;
   }
 
   private error(event: PendingEvent, message: string, critical: boolean): Category {
     const full = event.more.length > 0 ? `${message}\n${event.more.join('\n')}` : message;
-    const rule = categorise(full, this.options.rules);
+    const rule = this.ruleFor(full);
     const severity = critical ? higherSeverity(rule.severity, 'high') : rule.severity;
     let tally = this.summary.errors[rule.category];
     if (!tally) {
