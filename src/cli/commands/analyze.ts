@@ -115,7 +115,7 @@ export function registerAnalyze(program: Command): void {
     )
     .option(
       '--workers <n>',
-      `worker threads across files: a number (0: none), or auto (up to ${AUTO_WORKERS} when the files hold ${WORKERS_FROM_BYTES / 1e6} MB or more)`,
+      `worker threads across files and the segments of a large file (8 MiB or more, read in parts that start an event): a number (0: none), or auto (up to ${AUTO_WORKERS} when the files hold ${WORKERS_FROM_BYTES / 1e6} MB or more)`,
       (v: string) => (v === 'auto' ? 'auto' : wholeNumber(v)),
       'auto',
     )
