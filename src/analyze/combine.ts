@@ -223,7 +223,8 @@ function mostCommonLevel(levels: Partial<Record<Level, number>>): Level | null {
   return best;
 }
 
-function mergeCategory(into: Map<Category, CategoryTally>, tally: CategoryTally): void {
+/** Adds one tally of a category into `into` (examples kept in the order given, up to MAX_EXAMPLES). */
+export function mergeCategory(into: Map<Category, CategoryTally>, tally: CategoryTally): void {
   const at = into.get(tally.category);
   if (!at) {
     into.set(tally.category, {

@@ -12,19 +12,19 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { ApiCounter } from './api.js';
+import { mergeCategory } from './combine.js';
 import { Drain } from './drain.js';
 import {
   type CategoryTally,
   DETECT_SAMPLE,
   detectFileFormat,
   type FileSummary,
-  higherSeverity,
-  MAX_EXAMPLES,
   startsEvent,
 } from './file-analyzer.js';
 import type { LogFormat } from './formats.js';
 import { type ByteRange, openInput, readLines } from './input.js';
 import { emptyLevelCounts, LEVELS } from './levels.js';
+import type { Category } from './rules.js';
 import { TrainingParser } from './training.js';
 import type { FileJob } from './worker.js';
 
@@ -146,7 +146,7 @@ export async function mergeSegments(
   parts: FileSummary[],
 ): Promise<FileSummary> {
   const levels = emptyLevelCounts();
-  const errors: FileSummary['errors'] = {};
+  const errors = new Map<Category, CategoryTally>();
   const drain = new Drain(job.options.drain);
   const api = new ApiCounter(job.options.slowMs);
   const out: FileSummary = {
@@ -158,7 +158,7 @@ export async function mergeSegments(
     noLevel: 0,
     first: null,
     last: null,
-    errors,
+    errors: {},
     clusters: [],
     templateOverflow: 0,
     training: null,
@@ -175,20 +175,10 @@ export async function mergeSegments(
     if (part.first && (!out.first || part.first < out.first)) out.first = part.first;
     if (part.last && (!out.last || part.last > out.last)) out.last = part.last;
     for (const tally of Object.values(part.errors) as CategoryTally[]) {
-      const at = errors[tally.category];
-      const examples = tally.examples.map((e) => ({ ...e, line: e.line + base }));
-      if (!at) {
-        errors[tally.category] = { ...tally, examples };
-        continue;
-      }
-      at.count += tally.count;
-      at.severity = higherSeverity(at.severity, tally.severity);
-      for (const e of examples) if (at.examples.length < MAX_EXAMPLES) at.examples.push(e);
-      for (const [name, r] of Object.entries(tally.rules)) {
-        const mine = at.rules[name];
-        if (mine) mine.count += r.count;
-        else at.rules[name] = { ...r };
-      }
+      mergeCategory(errors, {
+        ...tally,
+        examples: tally.examples.map((e) => ({ ...e, line: e.line + base })),
+      });
     }
     for (const c of part.clusters) drain.addTokens(c.tokens, c.count, c.levels, c.firstSeen, c.lastSeen);
     out.templateOverflow += part.templateOverflow;
@@ -201,6 +191,7 @@ export async function mergeSegments(
     out.skipped.file ??= part.skipped.file;
     trainingHint ||= part.trainingHint === true;
   }
+  out.errors = Object.fromEntries(errors);
   out.templateOverflow += drain.overflow;
   out.clusters = drain.clusters.map((c) => ({
     tokens: c.tokens,
