@@ -2,7 +2,7 @@
 // classes, latency sketches (1 % relative accuracy) and per-endpoint figures with ids folded.
 import { LatencySketch } from '../aggregate/sketch.js';
 import { firstOf } from './formats.js';
-import { groupsOf, type Positional, positional } from './groups.js';
+import { type Positional, positional } from './groups.js';
 
 export interface ApiRequest {
   method: string | null;
@@ -41,6 +41,32 @@ const UNIT_MS: Record<string, number> = {
   seconds: 1000,
 };
 
+/** Methods as the text shapes match them (case-insensitively), in capitals. */
+const METHOD_NAMES = new Map(
+  METHODS.split('|').flatMap((m) => [[m, m] as const, [m.toLowerCase(), m] as const]),
+);
+
+/**
+ * `Number(text)` for the digits and decimals a pattern matched: whole numbers of up to 15 digits
+ * are read by hand (exact, and without the conversion's cost on a slice of a line).
+ */
+function decimal(text: string): number {
+  const n = text.length;
+  if (n === 0 || n > 15) return Number(text);
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(text);
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function groupIn(m: RegExpExecArray, at: Record<string, number>, name: string): string | undefined {
+  const i = at[name];
+  return i === undefined ? undefined : m[i];
+}
+
 /** A request in free text, or null. */
 export function requestFromText(text: string): ApiRequest | null {
   if (!/\b[1-5]\d\d\b/.test(text)) return null;
@@ -48,17 +74,19 @@ export function requestFromText(text: string): ApiRequest | null {
     if (shape.needs && !text.includes(shape.needs)) continue;
     const m = shape.pattern.exec(text);
     if (!m) continue;
-    const g = groupsOf(m, shape.at);
+    // By position, not through a groups object: this runs on every request line.
+    const { at } = shape;
     let durationMs: number | null = null;
-    const raw = g.duration ?? g.bare;
+    const raw = groupIn(m, at, 'duration') ?? groupIn(m, at, 'bare');
     if (raw !== undefined) {
-      const unit = (g.unit ?? g.bareUnit ?? (shape.unit === 's' ? 's' : 'ms')).toLowerCase();
-      durationMs = Number(raw) * (UNIT_MS[unit] ?? 1);
+      const unit = groupIn(m, at, 'unit') ?? groupIn(m, at, 'bareUnit') ?? (shape.unit === 's' ? 's' : 'ms');
+      durationMs = decimal(raw) * (UNIT_MS[unit] ?? UNIT_MS[unit.toLowerCase()] ?? 1);
     }
+    const method = groupIn(m, at, 'method') ?? '';
     return {
-      method: (g.method ?? '').toUpperCase(),
-      path: g.path ?? null,
-      status: Number(g.status),
+      method: METHOD_NAMES.get(method) ?? method.toUpperCase(),
+      path: groupIn(m, at, 'path') ?? null,
+      status: decimal(groupIn(m, at, 'status') as string),
       durationMs: finite(durationMs),
     };
   }
@@ -285,11 +313,16 @@ export class ApiCounter {
     const code = String(request.status);
     this.statusCodes[code] = (this.statusCodes[code] ?? 0) + 1;
     let endpoint = endpointOf(request.method, request.path);
-    if (!this.endpoints.has(endpoint) && this.endpoints.size >= MAX_ENDPOINTS) endpoint = '(other)';
     let e = this.endpoints.get(endpoint);
     if (!e) {
-      e = { requests: 0, errors: 0, durationSumMs: 0, latency: new LatencySketch() };
-      this.endpoints.set(endpoint, e);
+      if (this.endpoints.size >= MAX_ENDPOINTS) {
+        endpoint = '(other)';
+        e = this.endpoints.get(endpoint);
+      }
+      if (!e) {
+        e = { requests: 0, errors: 0, durationSumMs: 0, latency: new LatencySketch() };
+        this.endpoints.set(endpoint, e);
+      }
     }
     e.requests += 1;
     if (request.status >= 500) e.errors += 1;

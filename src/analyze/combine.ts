@@ -1,7 +1,7 @@
 // Many files' summaries into one analysis (the `--format json` contract in DESIGN.md): templates
 // merged across files' Drain states, errors, training runs, API figures and the health score.
 import { type ApiTally, sketchOf, statusClass } from './api.js';
-import { DRAIN_DEFAULTS, Drain, type DrainOptions, templateId, templateText } from './drain.js';
+import { DRAIN_DEFAULTS, Drain, type DrainOptions, seen, templateId, templateText } from './drain.js';
 import {
   type CategoryTally,
   type ErrorExample,
@@ -125,8 +125,9 @@ export function combine(
     t.count += c.count;
     for (const [level, n] of Object.entries(c.levels) as [Level, number][])
       t.levels[level] = (t.levels[level] ?? 0) + n;
-    if (c.firstSeen && (!t.firstSeen || c.firstSeen < t.firstSeen)) t.firstSeen = c.firstSeen;
-    if (c.lastSeen && (!t.lastSeen || c.lastSeen > t.lastSeen)) t.lastSeen = c.lastSeen;
+    const { firstSeen, lastSeen } = seen(c);
+    if (firstSeen && (!t.firstSeen || firstSeen < t.firstSeen)) t.firstSeen = firstSeen;
+    if (lastSeen && (!t.lastSeen || lastSeen > t.lastSeen)) t.lastSeen = lastSeen;
     ofCluster[c.index] = t;
   }
   const templates = [...byId.values()];

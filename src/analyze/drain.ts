@@ -3,6 +3,7 @@
 // States from different files merge, so files can be mined apart (in parallel) and combined.
 import { createHash } from 'node:crypto';
 import type { Level } from './levels.js';
+import { isoOfKey, keyOfIso, NO_TIME, type TimeKey } from './time.js';
 
 export const WILDCARD = '<*>';
 
@@ -66,6 +67,7 @@ function shapeHash(message: string): number {
 
 const MAX_SHAPE_CHARS = 400;
 const DIGITS = /\d/g;
+const HEX_PREFIX = /1[xX]/;
 
 /** Whether `message` has this key (the key with its digits as `1`). */
 function hasKey(key: string, message: string): boolean {
@@ -95,8 +97,14 @@ export interface Cluster {
   tokens: string[];
   count: number;
   levels: Partial<Record<Level, number>>;
-  firstSeen: string | null;
-  lastSeen: string | null;
+  /** When its first and last messages were written (NO_TIME: none had a time). */
+  first: TimeKey;
+  last: TimeKey;
+}
+
+/** A cluster's first and last times as ISO 8601 text. */
+export function seen(cluster: Cluster): { firstSeen: string | null; lastSeen: string | null } {
+  return { firstSeen: isoOfKey(cluster.first), lastSeen: isoOfKey(cluster.last) };
 }
 
 interface TreeNode {
@@ -141,43 +149,24 @@ export class Drain {
   private treeVersion = 0;
   private readonly shapes = new Map<number, Shape[]>();
   private shapeCount = 0;
+  /** The shape last found for a message of each length (see `add`). */
+  private readonly byLength: (Shape | undefined)[] = new Array(MAX_SHAPE_CHARS + 1).fill(undefined);
 
   constructor(readonly options: DrainOptions = DRAIN_DEFAULTS) {}
 
   /** Adds one message; returns its cluster's index (-1 when the cap was reached). */
-  add(message: string, level: Level | null = null, time: string | null = null): number {
-    const hash = shapeHash(message);
-    if (hash < 0) return this.addOne(maskTokens(message), level, time, null);
-    // Shapes by the hash of their key, the key checked against the message: no key is built
-    // for a shape already seen.
-    let bucket = this.shapes.get(hash);
-    let shape: Shape | undefined;
-    if (bucket)
-      for (const s of bucket)
-        if (hasKey(s.key, message)) {
-          shape = s;
-          break;
-        }
-    if (!shape) {
-      const key = message.replace(DIGITS, '1');
-      const tokens = maskTokens(key);
-      if (this.shapeCount >= MAX_SHAPES) {
-        this.shapes.clear();
-        this.shapeCount = 0;
-        bucket = undefined;
-      }
-      // A digit left in the key's tokens stands for the message's own digit: such messages are masked each time.
-      shape = {
-        key,
-        tokens: tokens.some(hasDigit) ? null : tokens,
-        cluster: null,
-        leaf: null,
-        leafVersion: -1,
-        treeVersion: -1,
-      };
-      if (bucket) bucket.push(shape);
-      else this.shapes.set(hash, [shape]);
-      this.shapeCount += 1;
+  add(message: string, level: Level | null = null, time: TimeKey = NO_TIME): number {
+    const length = message.length;
+    // The shape last seen at this length, tried first: one pass over the message when it is the
+    // same shape (a log's few shapes seldom share a length), and a pass cut short when it is not.
+    let shape = length <= MAX_SHAPE_CHARS ? this.byLength[length] : undefined;
+    if (!shape || !hasKey(shape.key, message)) {
+      const hash = shapeHash(message);
+      if (hash < 0) return this.addOne(maskTokens(message), level, time, null);
+      shape = this.shapeOf(hash, message);
+      // Only a key without `1x` stands for no message holding `0x` (see shapeHash), which the
+      // hash turns away and `hasKey` alone would not.
+      if (!HEX_PREFIX.test(shape.key)) this.byLength[length] = shape;
     }
     if (!shape.tokens) return this.addOne(maskTokens(message), level, time, null);
     const { cluster, leaf } = shape;
@@ -188,8 +177,37 @@ export class Drain {
     return this.addOne(shape.tokens, level, time, shape);
   }
 
+  /** The shape of a message with a key whose hash is `hash`: one seen before, or a new one. */
+  private shapeOf(hash: number, message: string): Shape {
+    // Shapes by the hash of their key, the key checked against the message: no key is built
+    // for a shape already seen.
+    let bucket = this.shapes.get(hash);
+    if (bucket) for (const s of bucket) if (hasKey(s.key, message)) return s;
+    const key = message.replace(DIGITS, '1');
+    const tokens = maskTokens(key);
+    if (this.shapeCount >= MAX_SHAPES) {
+      this.shapes.clear();
+      this.byLength.fill(undefined);
+      this.shapeCount = 0;
+      bucket = undefined;
+    }
+    // A digit left in the key's tokens stands for the message's own digit: such messages are masked each time.
+    const shape: Shape = {
+      key,
+      tokens: tokens.some(hasDigit) ? null : tokens,
+      cluster: null,
+      leaf: null,
+      leafVersion: -1,
+      treeVersion: -1,
+    };
+    if (bucket) bucket.push(shape);
+    else this.shapes.set(hash, [shape]);
+    this.shapeCount += 1;
+    return shape;
+  }
+
   /** One message's tokens, remembering in `shape` (if any) where they went. */
-  private addOne(tokens: string[], level: Level | null, time: string | null, shape: Shape | null): number {
+  private addOne(tokens: string[], level: Level | null, time: TimeKey, shape: Shape | null): number {
     const found = this.place(tokens, 1);
     if (!found) return -1;
     this.count(found.cluster, level, time);
@@ -204,12 +222,12 @@ export class Drain {
     return found.cluster.index;
   }
 
-  private count(cluster: Cluster, level: Level | null, time: string | null): void {
+  private count(cluster: Cluster, level: Level | null, time: TimeKey): void {
     cluster.count += 1;
     if (level) cluster.levels[level] = (cluster.levels[level] ?? 0) + 1;
-    if (time) {
-      if (!cluster.firstSeen || time < cluster.firstSeen) cluster.firstSeen = time;
-      if (!cluster.lastSeen || time > cluster.lastSeen) cluster.lastSeen = time;
+    if (time >= 0) {
+      if (cluster.first < 0 || time < cluster.first) cluster.first = time;
+      if (time > cluster.last) cluster.last = time;
     }
   }
 
@@ -227,8 +245,10 @@ export class Drain {
     for (const [level, n] of Object.entries(levels) as [Level, number][]) {
       cluster.levels[level] = (cluster.levels[level] ?? 0) + n;
     }
-    if (firstSeen && (!cluster.firstSeen || firstSeen < cluster.firstSeen)) cluster.firstSeen = firstSeen;
-    if (lastSeen && (!cluster.lastSeen || lastSeen > cluster.lastSeen)) cluster.lastSeen = lastSeen;
+    const first = keyOfIso(firstSeen);
+    const last = keyOfIso(lastSeen);
+    if (first >= 0 && (cluster.first < 0 || first < cluster.first)) cluster.first = first;
+    if (last > cluster.last) cluster.last = last;
     return cluster.index;
   }
 
@@ -257,8 +277,8 @@ export class Drain {
       tokens: [...tokens],
       count: 0,
       levels: {},
-      firstSeen: null,
-      lastSeen: null,
+      first: NO_TIME,
+      last: NO_TIME,
     };
     this.clusters.push(cluster);
     return { cluster, leaf: this.insert(cluster), created: true };
@@ -269,7 +289,9 @@ export class Drain {
    * messages; returns, for each of `other`'s cluster indexes, the index it now has here.
    */
   merge(other: Drain): number[] {
-    return other.clusters.map((c) => this.addTokens(c.tokens, c.count, c.levels, c.firstSeen, c.lastSeen));
+    return other.clusters.map((c) =>
+      this.addTokens(c.tokens, c.count, c.levels, isoOfKey(c.first), isoOfKey(c.last)),
+    );
   }
 
   private prefixKeys(tokens: string[]): string[] {

@@ -2,12 +2,12 @@
 // trace is one event), levels counted, errors categorised, templates mined, training metrics and
 // API requests collected. Pure: no I/O; the result is plain data that merges with other files'.
 import { ApiCounter, type ApiTally, requestFromAccess, requestFromFields, requestFromText } from './api.js';
-import { DRAIN_DEFAULTS, Drain, type DrainOptions } from './drain.js';
+import { DRAIN_DEFAULTS, Drain, type DrainOptions, seen } from './drain.js';
 import { detectFormat, type Header, headerFormatOf, type LogFormat, parseAnyHeader } from './formats.js';
 import { emptyLevelCounts, isErrorLevel, type Level } from './levels.js';
 import { type Category, categorise, type Rule, type Severity } from './rules.js';
 import { clip, lastSegment, shownText, stripAnsi } from './text.js';
-import { parseTime } from './time.js';
+import { isoOfKey, NO_TIME, timeKey } from './time.js';
 import { TRAINING_HINT, TrainingParser, type TrainingRun } from './training.js';
 
 export interface AnalyzeOptions {
@@ -146,6 +146,9 @@ export class FileAnalyzer {
   private readonly summary: FileSummary;
   /** Rules met by event texts seen (categorising is a pure function of the text). */
   private readonly rules = new Map<string, Rule>();
+  /** The earliest and latest event times, as keys (the summary's are their text, set at the end). */
+  private first = NO_TIME;
+  private last = NO_TIME;
 
   constructor(
     readonly path: string,
@@ -276,12 +279,12 @@ export class FileAnalyzer {
     ) {
       level = /Warning(?::|$)/.test(event.first) && event.more.length === 0 ? 'WARNING' : 'ERROR';
     }
-    const time = header?.time ? parseTime(header.time, this.options.year) : null;
+    const time = header?.time ? timeKey(header.time, this.options.year) : NO_TIME;
     if (level) s.levels[level] += 1;
     else s.noLevel += 1;
-    if (time) {
-      if (!s.first || time < s.first) s.first = time;
-      if (!s.last || time > s.last) s.last = time;
+    if (time >= 0) {
+      if (this.first < 0 || time < this.first) this.first = time;
+      if (time > this.last) this.last = time;
     }
     const cluster = this.drain.add(message, level, time);
     // An event with no level counts as an error only when a critical rule names it (an OOM kill
@@ -299,7 +302,7 @@ export class FileAnalyzer {
     if (request) this.api.add(request, this.path, event.line);
     this.onEvent?.({
       line: event.line,
-      time: time ?? header?.time ?? null,
+      time: isoOfKey(time) ?? header?.time ?? null,
       level,
       cluster,
       message,
@@ -359,7 +362,14 @@ export class FileAnalyzer {
   snapshot(): FileSummary {
     return {
       ...this.summary,
-      clusters: this.drain.clusters.map((c) => ({ ...c, tokens: [...c.tokens], levels: { ...c.levels } })),
+      first: isoOfKey(this.first),
+      last: isoOfKey(this.last),
+      clusters: this.drain.clusters.map((c) => ({
+        tokens: [...c.tokens],
+        count: c.count,
+        levels: { ...c.levels },
+        ...seen(c),
+      })),
       templateOverflow: this.drain.overflow,
       training: this.training.finish(),
       api: this.api.toData(),
@@ -370,12 +380,13 @@ export class FileAnalyzer {
     if (this.sample) this.flushSample();
     this.flush();
     const s = this.summary;
+    s.first = isoOfKey(this.first);
+    s.last = isoOfKey(this.last);
     s.clusters = this.drain.clusters.map((c) => ({
       tokens: c.tokens,
       count: c.count,
       levels: c.levels,
-      firstSeen: c.firstSeen,
-      lastSeen: c.lastSeen,
+      ...seen(c),
     }));
     s.templateOverflow = this.drain.overflow;
     s.training = this.training.finish();

@@ -243,12 +243,113 @@ function fromMatch(format: TextFormat & Positional, m: RegExpExecArray): Header 
 export function parseHeader(line: string, format: LogFormat): Header | null {
   if (format === 'jsonl') return parseJsonLine(line);
   if (format === 'logfmt') return parseLogfmtLine(line);
+  if (format === 'log4j') {
+    const read = log4jHeader(line);
+    if (read !== undefined) return read;
+  }
+  return headerByPattern(line, format);
+}
+
+/** The header of `line` in a text format, by the format's pattern alone (no fast path). */
+export function headerByPattern(line: string, format: LogFormat): Header | null {
   for (const f of READ_FORMATS) {
     if (f.name !== format) continue;
     const m = f.pattern.exec(line);
     if (m) return fromMatch(f, m);
   }
   return null;
+}
+
+/** The level words of the log4j pattern, each with the level it stands for. */
+const LOG4J_LEVELS: [string, Level | null][] = LEVEL_WORDS.split('|').map((w) => [w, normaliseLevel(w)]);
+/** What the rest of a line may not hold for the pattern's `(.*)$` to take it all. */
+const LINE_BREAKS = /[\n\r\u2028\u2029]/;
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+/** A printable ASCII character other than a space: nothing `\s` would take. */
+const isPlain = (c: number) => c > 32 && c < 127;
+const isWordStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+/** `[\w.$-]` */
+const isComponentChar = (c: number) => isWordStart(c) || isDigit(c) || c === 46 || c === 36 || c === 45;
+
+/**
+ * The log4j pattern's commonest case read by hand, as the pattern reads it: `2015-10-18 18:01:47,978`
+ * (`T` or a space, an optional fraction), spaces, a level word, spaces, an optional `[thread]`
+ * without nested brackets, an optional `component:`, the message. A line that does not start with
+ * `[` or a digit is no header; anything else the pattern allows (a zone, a pid, `[LEVEL]`, tabs,
+ * nested brackets, `in component:`, `-`) is left to the pattern: undefined.
+ */
+export function log4jHeader(line: string): Header | null | undefined {
+  const first = line.charCodeAt(0);
+  if (first !== 91 && !isDigit(first)) return null;
+  const n = line.length;
+  if (n < 21) return undefined;
+  // dddd-dd-dd?dd:dd:dd
+  for (let i = 0; i < 19; i++) {
+    const c = line.charCodeAt(i);
+    const ok =
+      i === 4 || i === 7
+        ? c === 45
+        : i === 10
+          ? c === 32 || c === 84
+          : i === 13 || i === 16
+            ? c === 58
+            : isDigit(c);
+    if (!ok) return undefined;
+  }
+  let at = 19;
+  let c = line.charCodeAt(at);
+  if ((c === 46 || c === 44) && isDigit(line.charCodeAt(at + 1))) {
+    at += 2;
+    while (isDigit(line.charCodeAt(at))) at += 1;
+    c = line.charCodeAt(at);
+  }
+  if (c !== 32) return undefined;
+  const time = line.slice(0, at);
+  while (line.charCodeAt(at) === 32) at += 1;
+  // The level word, then a space.
+  const wordStart = at;
+  for (c = line.charCodeAt(at); c >= 65 && c <= 90; c = line.charCodeAt(at)) at += 1;
+  if (c !== 32 || at === wordStart) return undefined;
+  let level: Level | null | undefined;
+  for (const [word, said] of LOG4J_LEVELS)
+    if (word.length === at - wordStart && line.startsWith(word, wordStart)) {
+      level = said;
+      break;
+    }
+  if (level === undefined) return null; // no level word: the pattern has no other way to match
+  while (line.charCodeAt(at) === 32) at += 1;
+  // [thread], then spaces.
+  if (line.charCodeAt(at) === 91) {
+    const close = line.indexOf(']', at + 1);
+    const nested = line.indexOf('[', at + 1);
+    if (close < 0 || (nested >= 0 && nested < close)) return undefined;
+    at = close + 1;
+    while (line.charCodeAt(at) === 32) at += 1;
+  }
+  // component: then spaces (the message starts after them); or the message starts here.
+  let component: string | null = null;
+  c = line.charCodeAt(at);
+  if (c === 45) return undefined;
+  if (isWordStart(c)) {
+    let end = at + 1;
+    while (isComponentChar(line.charCodeAt(end))) end += 1;
+    const after = line.charCodeAt(end);
+    if (after === 64) return undefined; // component@123
+    if (after === 32 && end - at === 2 && line.startsWith('in', at)) return undefined;
+    if (after === 58) {
+      const next = line.charCodeAt(end + 1);
+      if (next === 32 || end + 1 === n) {
+        component = line.slice(at, end);
+        at = end + 1;
+        while (line.charCodeAt(at) === 32) at += 1;
+      } else if (!isPlain(next)) return undefined; // `\s` past the colon: a component after all
+    }
+  }
+  if (at < n && !isPlain(line.charCodeAt(at))) return undefined;
+  const message = line.slice(at);
+  if (LINE_BREAKS.test(message)) return undefined;
+  return { time, level, component, message };
 }
 
 /**

@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { ApiCounter } from './api.js';
 import { mergeCategory } from './combine.js';
-import { Drain } from './drain.js';
+import { Drain, seen } from './drain.js';
 import {
   type CategoryTally,
   DETECT_SAMPLE,
@@ -197,8 +197,7 @@ export async function mergeSegments(
     tokens: c.tokens,
     count: c.count,
     levels: c.levels,
-    firstSeen: c.firstSeen,
-    lastSeen: c.lastSeen,
+    ...seen(c),
   }));
   out.api = api.toData();
   if (trainingHint) out.training = await trainingRun(job);
