@@ -279,7 +279,7 @@ export class FileAnalyzer {
     ) {
       level = /Warning(?::|$)/.test(event.first) && event.more.length === 0 ? 'WARNING' : 'ERROR';
     }
-    const time = header?.time ? timeKey(header.time, this.options.year) : NO_TIME;
+    const time = !header?.time ? NO_TIME : (header.key ?? timeKey(header.time, this.options.year));
     if (level) s.levels[level] += 1;
     else s.noLevel += 1;
     if (time >= 0) {

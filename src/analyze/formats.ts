@@ -2,6 +2,7 @@
 // which format a file is written in. Pure functions over strings.
 import { groupsOf, type Positional, positional } from './groups.js';
 import { type Level, normaliseLevel, syslogSeverity } from './levels.js';
+import { dayClock, type TimeKey } from './time.js';
 
 export const LOG_FORMATS = [
   'log4j',
@@ -25,6 +26,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 /** What the start of an event says about it. `fields` holds a structured line's own keys. */
 export interface Header {
   time: string | null;
+  /** The time's key (time.ts), when the header's reader has read it already. */
+  key?: TimeKey;
   level: Level | null;
   component: string | null;
   message: string;
@@ -260,17 +263,31 @@ export function headerByPattern(line: string, format: LogFormat): Header | null 
   return null;
 }
 
-/** The level words of the log4j pattern, each with the level it stands for. */
-const LOG4J_LEVELS: [string, Level | null][] = LEVEL_WORDS.split('|').map((w) => [w, normaliseLevel(w)]);
-/** What the rest of a line may not hold for the pattern's `(.*)$` to take it all. */
-const LINE_BREAKS = /[\n\r\u2028\u2029]/;
+/** The level words of the log4j pattern with the level each stands for, by length and first letter. */
+const LOG4J_LEVELS = new Map<number, [string, Level | null][]>();
+for (const word of LEVEL_WORDS.split('|')) {
+  const at = word.length * 128 + word.charCodeAt(0);
+  LOG4J_LEVELS.set(at, [...(LOG4J_LEVELS.get(at) ?? []), [word, normaliseLevel(word)]]);
+}
+/**
+ * What the rest of a line may not hold for the pattern's `(.*)$` to take it all, besides `\r` and
+ * `\n` (looked for apart: a one-byte string cannot hold these two, and is not scanned for them).
+ */
+const WIDE_LINE_BREAKS = /[\u2028\u2029]/;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 /** A printable ASCII character other than a space: nothing `\s` would take. */
 const isPlain = (c: number) => c > 32 && c < 127;
-const isWordStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+/** ASCII characters by class: 1 `[A-Za-z_]`, 2 the rest of `[\w.$-]`. */
+const COMPONENT_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  COMPONENT_CLASS[c] = /[A-Za-z_]/.test(ch) ? 1 : /[\w.$-]/.test(ch) ? 2 : 0;
+}
+/** `[A-Za-z_]` */
+const isWordStart = (c: number) => COMPONENT_CLASS[c] === 1;
 /** `[\w.$-]` */
-const isComponentChar = (c: number) => isWordStart(c) || isDigit(c) || c === 46 || c === 36 || c === 45;
+const isComponentChar = (c: number) => (COMPONENT_CLASS[c] ?? 0) > 0;
 
 /**
  * The log4j pattern's commonest case read by hand, as the pattern reads it: `2015-10-18 18:01:47,978`
@@ -284,27 +301,19 @@ export function log4jHeader(line: string): Header | null | undefined {
   if (first !== 91 && !isDigit(first)) return null;
   const n = line.length;
   if (n < 21) return undefined;
-  // dddd-dd-dd?dd:dd:dd
-  for (let i = 0; i < 19; i++) {
-    const c = line.charCodeAt(i);
-    const ok =
-      i === 4 || i === 7
-        ? c === 45
-        : i === 10
-          ? c === 32 || c === 84
-          : i === 13 || i === 16
-            ? c === 58
-            : isDigit(c);
-    if (!ok) return undefined;
-  }
+  const sep = line.charCodeAt(10);
+  if (sep !== 32 && sep !== 84) return undefined;
   let at = 19;
+  let ms = 0;
   let c = line.charCodeAt(at);
   if ((c === 46 || c === 44) && isDigit(line.charCodeAt(at + 1))) {
-    at += 2;
-    while (isDigit(line.charCodeAt(at))) at += 1;
-    c = line.charCodeAt(at);
+    for (at += 1; isDigit((c = line.charCodeAt(at))); at++)
+      if (at < 23) ms += (c - 48) * (at === 20 ? 100 : at === 21 ? 10 : 1);
   }
   if (c !== 32) return undefined;
+  // dddd-dd-dd?dd:dd:dd, read into its key as it is checked.
+  const key = dayClock(line, ms);
+  if (key === undefined) return undefined;
   const time = line.slice(0, at);
   while (line.charCodeAt(at) === 32) at += 1;
   // The level word, then a space.
@@ -312,8 +321,8 @@ export function log4jHeader(line: string): Header | null | undefined {
   for (c = line.charCodeAt(at); c >= 65 && c <= 90; c = line.charCodeAt(at)) at += 1;
   if (c !== 32 || at === wordStart) return undefined;
   let level: Level | null | undefined;
-  for (const [word, said] of LOG4J_LEVELS)
-    if (word.length === at - wordStart && line.startsWith(word, wordStart)) {
+  for (const [word, said] of LOG4J_LEVELS.get((at - wordStart) * 128 + line.charCodeAt(wordStart)) ?? [])
+    if (line.startsWith(word, wordStart)) {
       level = said;
       break;
     }
@@ -348,8 +357,9 @@ export function log4jHeader(line: string): Header | null | undefined {
   }
   if (at < n && !isPlain(line.charCodeAt(at))) return undefined;
   const message = line.slice(at);
-  if (LINE_BREAKS.test(message)) return undefined;
-  return { time, level, component, message };
+  if (message.indexOf('\r') >= 0 || message.indexOf('\n') >= 0 || WIDE_LINE_BREAKS.test(message))
+    return undefined;
+  return { time, key, level, component, message };
 }
 
 /**

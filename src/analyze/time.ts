@@ -170,7 +170,7 @@ function threeDigits(text: string, i: number): number {
  * with `ms` milliseconds: undefined when the characters are not of that shape, NO_TIME when a
  * field is out of range.
  */
-function dayClock(t: string, ms: number): TimeKey | undefined {
+export function dayClock(t: string, ms: number): TimeKey | undefined {
   if (t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58)
     return undefined;
   const century = twoDigits(t, 0);
