@@ -149,24 +149,31 @@ export class Drain {
   private treeVersion = 0;
   private readonly shapes = new Map<number, Shape[]>();
   private shapeCount = 0;
-  /** The shape last found for a message of each length (see `add`). */
-  private readonly byLength: (Shape | undefined)[] = new Array(MAX_SHAPE_CHARS + 1).fill(undefined);
+  /** The two shapes last found for a message of each length, at 2 × length and the next (see `add`). */
+  private readonly byLength: (Shape | undefined)[] = new Array(2 * (MAX_SHAPE_CHARS + 1)).fill(undefined);
 
   constructor(readonly options: DrainOptions = DRAIN_DEFAULTS) {}
 
   /** Adds one message; returns its cluster's index (-1 when the cap was reached). */
   add(message: string, level: Level | null = null, time: TimeKey = NO_TIME): number {
     const length = message.length;
-    // The shape last seen at this length, tried first: one pass over the message when it is the
-    // same shape (a log's few shapes seldom share a length), and a pass cut short when it is not.
-    let shape = length <= MAX_SHAPE_CHARS ? this.byLength[length] : undefined;
+    // The two shapes last seen at this length, tried first: one pass over the message when it is
+    // one of them (a log's few shapes seldom share a length), and passes cut short when it is not.
+    const slot = 2 * length;
+    let shape = length <= MAX_SHAPE_CHARS ? this.byLength[slot] : undefined;
     if (!shape || !hasKey(shape.key, message)) {
-      const hash = shapeHash(message);
-      if (hash < 0) return this.addOne(maskTokens(message), level, time, null);
-      shape = this.shapeOf(hash, message);
-      // Only a key without `1x` stands for no message holding `0x` (see shapeHash), which the
-      // hash turns away and `hasKey` alone would not.
-      if (!HEX_PREFIX.test(shape.key)) this.byLength[length] = shape;
+      shape = this.byLength[slot + 1];
+      if (!shape || !hasKey(shape.key, message)) {
+        const hash = shapeHash(message);
+        if (hash < 0) return this.addOne(maskTokens(message), level, time, null);
+        shape = this.shapeOf(hash, message);
+        // Only a key without `1x` stands for no message holding `0x` (see shapeHash), which the
+        // hash turns away and `hasKey` alone would not.
+        if (!HEX_PREFIX.test(shape.key)) {
+          this.byLength[slot + 1] = this.byLength[slot];
+          this.byLength[slot] = shape;
+        }
+      }
     }
     if (!shape.tokens) return this.addOne(maskTokens(message), level, time, null);
     const { cluster, leaf } = shape;

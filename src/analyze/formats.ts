@@ -276,6 +276,12 @@ for (const word of LEVEL_WORDS.split('|')) {
 const WIDE_LINE_BREAKS = /[\u2028\u2029]/;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** `line.startsWith(word, at)` for a short word, without the call into the runtime. */
+function sameAt(line: string, word: string, at: number): boolean {
+  for (let i = 0; i < word.length; i++) if (line.charCodeAt(at + i) !== word.charCodeAt(i)) return false;
+  return true;
+}
 /** A printable ASCII character other than a space: nothing `\s` would take. */
 const isPlain = (c: number) => c > 32 && c < 127;
 /** ASCII characters by class: 1 `[A-Za-z_]`, 2 the rest of `[\w.$-]`. */
@@ -322,7 +328,7 @@ export function log4jHeader(line: string): Header | null | undefined {
   if (c !== 32 || at === wordStart) return undefined;
   let level: Level | null | undefined;
   for (const [word, said] of LOG4J_LEVELS.get((at - wordStart) * 128 + line.charCodeAt(wordStart)) ?? [])
-    if (line.startsWith(word, wordStart)) {
+    if (sameAt(line, word, wordStart)) {
       level = said;
       break;
     }
