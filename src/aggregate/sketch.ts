@@ -16,8 +16,17 @@ export class LatencySketch {
   max = Number.NEGATIVE_INFINITY;
 
   accept(value: number): void {
-    const key = value > mapping.minPossible ? mapping.key(value) : ZERO_BIN;
-    this.bins.set(key, (this.bins.get(key) ?? 0) + 1);
+    this.acceptIn(LatencySketch.binOf(value), value);
+  }
+
+  /** The bin a value falls in: the same in every sketch, so one value counted in several is binned once. */
+  static binOf(value: number): number {
+    return value > mapping.minPossible ? mapping.key(value) : ZERO_BIN;
+  }
+
+  /** Counts `value`, whose bin (`binOf`) is `bin`. */
+  acceptIn(bin: number, value: number): void {
+    this.bins.set(bin, (this.bins.get(bin) ?? 0) + 1);
     this.count += 1;
     if (value > this.max) this.max = value;
   }
