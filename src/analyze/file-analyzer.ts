@@ -8,7 +8,7 @@ import { emptyLevelCounts, isErrorLevel, type Level } from './levels.js';
 import { type Category, categorise, type Rule, type Severity } from './rules.js';
 import { clip, lastSegment, shownText, stripAnsi } from './text.js';
 import { isoOfKey, NO_TIME, timeKey } from './time.js';
-import { TrainingParser, type TrainingRun, trainingHint } from './training.js';
+import { TRAINING_HINT, TrainingParser, type TrainingRun } from './training.js';
 
 export interface AnalyzeOptions {
   /** A format to force, or `auto` to detect it from the file's first lines. */
@@ -95,7 +95,7 @@ export interface FileSummary {
   skipped: Skipped;
   /**
    * A segment of a file (segments.ts) does not parse training output, whose state runs across
-   * lines: it says here whether any of its lines could be some (trainingHint).
+   * lines: it says here whether any of its lines could be some (TRAINING_HINT).
    */
   trainingHint?: boolean;
 }
@@ -223,7 +223,7 @@ export class FileAnalyzer {
 
   private process(text: string, number: number): void {
     if (!this.segment) this.training.line(text);
-    else if (!this.summary.trainingHint && trainingHint(text)) this.summary.trainingHint = true;
+    else if (!this.summary.trainingHint && TRAINING_HINT.test(text)) this.summary.trainingHint = true;
     if (this.format === 'metrics-csv') return;
     const shown = shownText(text);
     if (shown.trim() === '') return;

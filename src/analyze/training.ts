@@ -52,16 +52,6 @@ const HF_PAIR = /'([\w/]+)':\s*'?([^,'}]+?)'?\s*(?=,|\})/g;
  */
 export const TRAINING_HINT = /[Ee]poch|loss|'eval_|Loss/;
 
-/**
- * `TRAINING_HINT.test(text)`, with the pattern run only on lines holding `poch`, `oss` or `eval_`,
- * which every match has (native searches cost less than the pattern on the many lines without).
- */
-export function trainingHint(text: string): boolean {
-  return (
-    (text.includes('oss') || text.includes('poch') || text.includes('eval_')) && TRAINING_HINT.test(text)
-  );
-}
-
 export function toNumber(text: string): number {
   const t = text.trim().toLowerCase();
   if (t === 'nan' || t === '+nan' || t === '-nan') return Number.NaN;
@@ -101,7 +91,7 @@ export class TrainingParser {
       return;
     }
     // Cheap filter: nearly every log line is not training output.
-    if (!this.table && !trainingHint(raw)) return;
+    if (!this.table && !TRAINING_HINT.test(raw)) return;
     const clean = stripAnsi(raw);
     for (const segment of clean.split(/[\r\b]+/)) if (segment.trim()) this.segment(segment);
   }
