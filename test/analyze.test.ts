@@ -687,6 +687,9 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
       'job 12 done on node-a',
       'job 13 done on node-b',
       'job 14 done on node-a',
+      // A shape met often enough to be checked by a pattern: a digit in its key is a digit only.
+      ...Array.from({ length: 20 }, (_, i) => `${10 + i} ${50 + i}`),
+      'ab cd',
     ];
     for (const name of ['HDFS', 'Hadoop', 'OpenStack', 'Spark', 'Zookeeper']) {
       const text = await readFile(path.join(FIXTURES, '..', 'loghub', name, `${name}_2k.log`), 'utf8');
@@ -905,9 +908,17 @@ describe('analyze: fast paths give the answers of the slow ones', () => {
     let state = 7;
     const pick = (options: string[]) => {
       state = (state * 1103515245 + 12345) % 2147483648;
-      return options[state % options.length] as string;
+      return options[(state >>> 12) % options.length] as string;
     };
-    const lines: string[] = [];
+    const lines: string[] = [
+      '2015-10-18 18:01:47,978 INFO [main] Foo@12: hello',
+      '2015-10-18 18:01:47,978 INFO [a[b]c] com.acme.Api: hello',
+      '2015-10-18 18:01:47,978 INFO [open com.acme.Api: hello',
+      '2015-10-18 18:01:47,978 INFO in Foo: hello',
+      '2015-10-18 18:01:47,978 INFO Api:\thello',
+      '2015-10-18 18:01:47,978 INFO Api:',
+      '2015-10-18 18:01:47,978 INFO - hello',
+    ];
     for (let i = 0; i < 30_000; i++) lines.push(parts.map(pick).join(''));
     for (const name of ['Hadoop', 'Spark', 'Zookeeper', 'HDFS', 'OpenStack']) {
       const text = await readFile(path.join(FIXTURES, '..', 'loghub', name, `${name}_2k.log`), 'utf8');

@@ -69,6 +69,23 @@ const MAX_SHAPE_CHARS = 400;
 const DIGITS = /\d/g;
 const HEX_PREFIX = /1[xX]/;
 
+/** Matches after which a shape's key is compiled into a pattern (see `fits`). */
+const COMPILE_AFTER = 16;
+
+/**
+ * Whether `message` has this shape's key. A shape met often is checked by a pattern made of its
+ * key (each `1` a digit, the rest as it is): V8's pattern code reads a slice of a line several
+ * times faster than a loop of `charCodeAt` does.
+ */
+function fits(shape: Shape, message: string): boolean {
+  if (shape.pattern) return shape.pattern.test(message);
+  if (!hasKey(shape.key, message)) return false;
+  if (++shape.hits === COMPILE_AFTER) {
+    shape.pattern = new RegExp(`^${shape.key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replace(/1/g, '\\d')}$`);
+  }
+  return true;
+}
+
 /** Whether `message` has this key (the key with its digits as `1`). */
 function hasKey(key: string, message: string): boolean {
   const n = key.length;
@@ -127,6 +144,9 @@ function node(): TreeNode {
 interface Shape {
   /** The message with its digits as `1`. */
   key: string;
+  /** Messages found to have the key so far, up to COMPILE_AFTER; then `pattern` checks them. */
+  hits: number;
+  pattern: RegExp | null;
   /** Null when the message's own digits survive masking: its tokens are not the key's. */
   tokens: string[] | null;
   cluster: Cluster | null;
@@ -161,9 +181,9 @@ export class Drain {
     // one of them (a log's few shapes seldom share a length), and passes cut short when it is not.
     const slot = 2 * length;
     let shape = length <= MAX_SHAPE_CHARS ? this.byLength[slot] : undefined;
-    if (!shape || !hasKey(shape.key, message)) {
+    if (!shape || !fits(shape, message)) {
       shape = this.byLength[slot + 1];
-      if (!shape || !hasKey(shape.key, message)) {
+      if (!shape || !fits(shape, message)) {
         const hash = shapeHash(message);
         if (hash < 0) return this.addOne(maskTokens(message), level, time, null);
         shape = this.shapeOf(hash, message);
@@ -189,7 +209,7 @@ export class Drain {
     // Shapes by the hash of their key, the key checked against the message: no key is built
     // for a shape already seen.
     let bucket = this.shapes.get(hash);
-    if (bucket) for (const s of bucket) if (hasKey(s.key, message)) return s;
+    if (bucket) for (const s of bucket) if (fits(s, message)) return s;
     const key = message.replace(DIGITS, '1');
     const tokens = maskTokens(key);
     if (this.shapeCount >= MAX_SHAPES) {
@@ -201,6 +221,8 @@ export class Drain {
     // A digit left in the key's tokens stands for the message's own digit: such messages are masked each time.
     const shape: Shape = {
       key,
+      hits: 0,
+      pattern: null,
       tokens: tokens.some(hasDigit) ? null : tokens,
       cluster: null,
       leaf: null,

@@ -263,12 +263,17 @@ export function headerByPattern(line: string, format: LogFormat): Header | null 
   return null;
 }
 
-/** The level words of the log4j pattern with the level each stands for, by length and first letter. */
-const LOG4J_LEVELS = new Map<number, [string, Level | null][]>();
-for (const word of LEVEL_WORDS.split('|')) {
-  const at = word.length * 128 + word.charCodeAt(0);
-  LOG4J_LEVELS.set(at, [...(LOG4J_LEVELS.get(at) ?? []), [word, normaliseLevel(word)]]);
-}
+/** The level words of the log4j pattern, each with the level it stands for. */
+const LOG4J_LEVELS = new Map<string, Level | null>(LEVEL_WORDS.split('|').map((w) => [w, normaliseLevel(w)]));
+/**
+ * The front of the log4j pattern's commonest case: a zoneless time (fraction captured), spaces, a
+ * word in capitals (captured), spaces, an optional `[thread]` without nested brackets, optional
+ * spaces, an optional `component: ` (captured). One pass of V8's pattern code: it reads a slice of
+ * a line several times faster than a loop of `charCodeAt`.
+ */
+const LOG4J_FRONT =
+  /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,](\d+))? +([A-Z]+) +(?:\[[^[\]]*\] *)?(?:([A-Za-z_][\w.$-]*): +)?/;
+
 /**
  * What the rest of a line may not hold for the pattern's `(.*)$` to take it all, besides `\r` and
  * `\n` (looked for apart: a one-byte string cannot hold these two, and is not scanned for them).
@@ -277,11 +282,6 @@ const WIDE_LINE_BREAKS = /[\u2028\u2029]/;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
-/** `line.startsWith(word, at)` for a short word, without the call into the runtime. */
-function sameAt(line: string, word: string, at: number): boolean {
-  for (let i = 0; i < word.length; i++) if (line.charCodeAt(at + i) !== word.charCodeAt(i)) return false;
-  return true;
-}
 /** A printable ASCII character other than a space: nothing `\s` would take. */
 const isPlain = (c: number) => c > 32 && c < 127;
 /** ASCII characters by class: 1 `[A-Za-z_]`, 2 the rest of `[\w.$-]`. */
@@ -305,63 +305,42 @@ const isComponentChar = (c: number) => (COMPONENT_CLASS[c] ?? 0) > 0;
 export function log4jHeader(line: string): Header | null | undefined {
   const first = line.charCodeAt(0);
   if (first !== 91 && !isDigit(first)) return null;
-  const n = line.length;
-  if (n < 21) return undefined;
-  const sep = line.charCodeAt(10);
-  if (sep !== 32 && sep !== 84) return undefined;
-  let at = 19;
+  const m = LOG4J_FRONT.exec(line);
+  if (!m) return undefined;
+  const level = LOG4J_LEVELS.get(m[2] as string);
+  if (level === undefined) return null; // no level word: the pattern has no other way to match
+  const fraction = m[1];
   let ms = 0;
-  let c = line.charCodeAt(at);
-  if ((c === 46 || c === 44) && isDigit(line.charCodeAt(at + 1))) {
-    for (at += 1; isDigit((c = line.charCodeAt(at))); at++)
-      if (at < 23) ms += (c - 48) * (at === 20 ? 100 : at === 21 ? 10 : 1);
-  }
-  if (c !== 32) return undefined;
-  // dddd-dd-dd?dd:dd:dd, read into its key as it is checked.
+  if (fraction !== undefined)
+    for (let i = 0; i < 3 && i < fraction.length; i++)
+      ms += (fraction.charCodeAt(i) - 48) * (i === 0 ? 100 : i === 1 ? 10 : 1);
   const key = dayClock(line, ms);
   if (key === undefined) return undefined;
-  const time = line.slice(0, at);
-  while (line.charCodeAt(at) === 32) at += 1;
-  // The level word, then a space.
-  const wordStart = at;
-  for (c = line.charCodeAt(at); c >= 65 && c <= 90; c = line.charCodeAt(at)) at += 1;
-  if (c !== 32 || at === wordStart) return undefined;
-  let level: Level | null | undefined;
-  for (const [word, said] of LOG4J_LEVELS.get((at - wordStart) * 128 + line.charCodeAt(wordStart)) ?? [])
-    if (sameAt(line, word, wordStart)) {
-      level = said;
-      break;
-    }
-  if (level === undefined) return null; // no level word: the pattern has no other way to match
-  while (line.charCodeAt(at) === 32) at += 1;
-  // [thread], then spaces.
-  if (line.charCodeAt(at) === 91) {
-    const close = line.indexOf(']', at + 1);
-    const nested = line.indexOf('[', at + 1);
-    if (close < 0 || (nested >= 0 && nested < close)) return undefined;
-    at = close + 1;
-    while (line.charCodeAt(at) === 32) at += 1;
-  }
-  // component: then spaces (the message starts after them); or the message starts here.
-  let component: string | null = null;
-  c = line.charCodeAt(at);
-  if (c === 45) return undefined;
-  if (isWordStart(c)) {
-    let end = at + 1;
-    while (isComponentChar(line.charCodeAt(end))) end += 1;
-    const after = line.charCodeAt(end);
-    if (after === 64) return undefined; // component@123
-    if (after === 32 && end - at === 2 && line.startsWith('in', at)) return undefined;
-    if (after === 58) {
-      const next = line.charCodeAt(end + 1);
-      if (next === 32 || end + 1 === n) {
-        component = line.slice(at, end);
-        at = end + 1;
-        while (line.charCodeAt(at) === 32) at += 1;
-      } else if (!isPlain(next)) return undefined; // `\s` past the colon: a component after all
+  const time = line.slice(0, fraction === undefined ? 19 : 20 + fraction.length);
+  let at = m[0].length;
+  let component = m[3] ?? null;
+  if (component === null) {
+    // No `component: ` was taken: what stands here decides whether the pattern would read the
+    // rest as the message. A `[` is a thread the front does not read (nested, or not closed).
+    const c = line.charCodeAt(at);
+    if (c === 45 || c === 91) return undefined;
+    if (isWordStart(c)) {
+      let end = at + 1;
+      while (isComponentChar(line.charCodeAt(end))) end += 1;
+      const after = line.charCodeAt(end);
+      if (after === 64) return undefined; // component@123
+      if (after === 32 && end - at === 2 && line.startsWith('in', at)) return undefined;
+      if (after === 58) {
+        const next = line.charCodeAt(end + 1);
+        // At the end of the line, a component with an empty message; before another `\s`, a component.
+        if (end + 1 === line.length) {
+          component = line.slice(at, end);
+          at = end + 1;
+        } else if (!isPlain(next)) return undefined;
+      }
     }
   }
-  if (at < n && !isPlain(line.charCodeAt(at))) return undefined;
+  if (at < line.length && !isPlain(line.charCodeAt(at))) return undefined;
   const message = line.slice(at);
   if (message.indexOf('\r') >= 0 || message.indexOf('\n') >= 0 || WIDE_LINE_BREAKS.test(message))
     return undefined;
