@@ -121,6 +121,12 @@ const TRACEBACK = /^Traceback \(most recent call last\)/;
 // The last line of a Python traceback, or an exception line starting an unheadered event.
 const EXCEPTION_LINE = /^(?:[\w.]+(?:Error|Exception|Interrupt|Exit|Warning)|[\w.]+\.\w*Error)(?::|$)/;
 
+/** Whether a line is all `\s` (or empty): a line starting with a printable ASCII character is not. */
+function isBlank(text: string): boolean {
+  const first = text.charCodeAt(0);
+  return !(first > 32 && first < 127) && text.trim() === '';
+}
+
 /** The format of a file whose first lines (at most DETECT_SAMPLE, each without its `\r\n`) these are. */
 export function detectFileFormat(lines: readonly string[]): LogFormat {
   return detectFormat(lines.map((text) => lastSegment(stripAnsi(text))));
@@ -189,7 +195,7 @@ export class FileAnalyzer {
 
   /** One physical line (without its `\n`; a `\r` before it is dropped here). `number` is 1-based. */
   line(raw: string, number: number): void {
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const text = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
     this.summary.lines += 1;
     if (this.sample) {
       this.sample.push([text, number]);
@@ -226,7 +232,7 @@ export class FileAnalyzer {
     else if (!this.summary.trainingHint && TRAINING_HINT.test(text)) this.summary.trainingHint = true;
     if (this.format === 'metrics-csv') return;
     const shown = shownText(text);
-    if (shown.trim() === '') return;
+    if (isBlank(shown)) return;
     const header =
       this.headerFormat === 'plain'
         ? parseAnyHeader(shown, 'plain')
