@@ -2,7 +2,7 @@
 // which format a file is written in. Pure functions over strings.
 import { groupsOf, type Positional, positional } from './groups.js';
 import { type Level, normaliseLevel, syslogSeverity } from './levels.js';
-import { dayClock, type TimeKey } from './time.js';
+import { dayClock, fractionMs, type TimeKey } from './time.js';
 
 export const LOG_FORMATS = [
   'log4j',
@@ -276,7 +276,7 @@ const LOG4J_FRONT =
 
 /**
  * What the rest of a line may not hold for the pattern's `(.*)$` to take it all, besides `\r` and
- * `\n` (looked for apart: a one-byte string cannot hold these two, and is not scanned for them).
+ * `\n`, which are looked for with `indexOf` (cheaper than one pattern for all four).
  */
 const WIDE_LINE_BREAKS = /[\u2028\u2029]/;
 
@@ -296,11 +296,11 @@ const isWordStart = (c: number) => COMPONENT_CLASS[c] === 1;
 const isComponentChar = (c: number) => (COMPONENT_CLASS[c] ?? 0) > 0;
 
 /**
- * The log4j pattern's commonest case read by hand, as the pattern reads it: `2015-10-18 18:01:47,978`
- * (`T` or a space, an optional fraction), spaces, a level word, spaces, an optional `[thread]`
- * without nested brackets, an optional `component:`, the message. A line that does not start with
- * `[` or a digit is no header; anything else the pattern allows (a zone, a pid, `[LEVEL]`, tabs,
- * nested brackets, `in component:`, `-`) is left to the pattern: undefined.
+ * The log4j pattern's commonest case, read as the full pattern reads it but by LOG4J_FRONT and a few
+ * checks: `2015-10-18 18:01:47,978` (`T` or a space, an optional fraction), spaces, a level word,
+ * spaces, an optional `[thread]` without nested brackets, an optional `component:`, the message.
+ * A line that does not start with `[` or a digit is no header; anything else the pattern allows (a
+ * zone, a pid, `[LEVEL]`, tabs, nested brackets, `in component:`, `-`) is left to it: undefined.
  */
 export function log4jHeader(line: string): Header | null | undefined {
   const first = line.charCodeAt(0);
@@ -310,11 +310,7 @@ export function log4jHeader(line: string): Header | null | undefined {
   const level = LOG4J_LEVELS.get(m[2] as string);
   if (level === undefined) return null; // no level word: the pattern has no other way to match
   const fraction = m[1];
-  let ms = 0;
-  if (fraction !== undefined)
-    for (let i = 0; i < 3 && i < fraction.length; i++)
-      ms += (fraction.charCodeAt(i) - 48) * (i === 0 ? 100 : i === 1 ? 10 : 1);
-  const key = dayClock(line, ms);
+  const key = dayClock(line, fraction === undefined ? 0 : fractionMs(fraction, 0, fraction.length));
   if (key === undefined) return undefined;
   const time = line.slice(0, fraction === undefined ? 19 : 20 + fraction.length);
   let at = m[0].length;

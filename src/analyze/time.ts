@@ -159,6 +159,14 @@ function twoDigits(text: string, i: number): number {
   return a < 0 || b < 0 ? -1 : a * 10 + b;
 }
 
+/** The milliseconds a fraction's digits `text[from, end)` say (its first three; digits only). */
+export function fractionMs(text: string, from: number, end: number): number {
+  let ms = 0;
+  for (let i = from, scale = 100; i < end && scale >= 1; i++, scale /= 10)
+    ms += (text.charCodeAt(i) - 48) * scale;
+  return ms;
+}
+
 function threeDigits(text: string, i: number): number {
   const a = twoDigits(text, i);
   const b = digitAt(text, i + 2);
@@ -199,11 +207,8 @@ function zoneless(t: string): TimeKey | undefined {
   if (length > 19) {
     const dot = t.charCodeAt(19);
     if ((dot !== 46 && dot !== 44) || length === 20) return undefined;
-    for (let i = 20; i < length; i++) {
-      const digit = digitAt(t, i);
-      if (digit < 0) return undefined;
-      if (i < 23) ms += digit * (i === 20 ? 100 : i === 21 ? 10 : 1);
-    }
+    for (let i = 20; i < length; i++) if (digitAt(t, i) < 0) return undefined;
+    ms = fractionMs(t, 20, length);
   }
   return dayClock(t, ms);
 }
