@@ -10,7 +10,8 @@ import type { RowCollector } from '../../rows/batch.js';
 import { DIMENSIONS, type Dimension, DistinctCap, OTHER_VALUE } from './caps.js';
 import type { Resume, TaskResult } from './checkpoint.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
-import { type RecordFacts, recordFacts } from './record.js';
+import { M, RECORD_INTS, type Scanner, STATUS_OTHER, STOP_LINE, scanner, type ValueTable } from './native.js';
+import { OTHER_STATUS, type RecordFacts, recordFacts, statusClass } from './record.js';
 import { RecordsStream } from './records-stream.js';
 
 const NEWLINE = 0x0a;
@@ -33,6 +34,8 @@ export const MAX_LINE_BYTES = 32 << 20;
 export interface ParseLimits {
   /** Longest line or record parsed, in bytes (default MAX_LINE_BYTES); longer is malformed. */
   maxLineBytes?: number;
+  /** Read lines with the native scanner where it is built (default true); false: JSON.parse only. */
+  native?: boolean;
 }
 
 /** True when a blob's first bytes (BOM allowed) open the {"records": [...]} form, which parses as a whole. */
@@ -75,6 +78,13 @@ export class Tally {
     Dimension,
     DistinctCap
   >;
+  /** Values folded into "(other)" so far. */
+  private folded = 0;
+  /** The ids of the last scanned record whose combo is `memoCombo` (records come in runs). */
+  private readonly memo = new Int32Array(RECORD_INTS);
+  private memoCombo: Combo | null = null;
+  /** The scanner's epoch the memo's ids belong to. */
+  private memoEpoch = -1;
 
   malformed(n = 1): void {
     this.delta.count(KEYS.malformed, n);
@@ -93,27 +103,89 @@ export class Tally {
       f.cls,
     );
     this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
-    if (f.time && f.timeText) {
-      const key = f.time.key;
-      if (this.first === null || key < this.first.key) this.first = { key, text: f.timeText };
-      if (this.last === null || key > this.last.key) this.last = { key, text: f.timeText };
+    if (f.time && f.timeText) this.observe(f.time.key, f.timeText);
+    if (f.latencyMs !== null) this.latency(combo, f.latencyMs);
+  }
+
+  /**
+   * Records read by the native scanner (native.ts): `count` tuples of ids in `ids`, their values in
+   * `names` (valid for `epoch`), their latencies in `latency` (NaN: none). Counted as `record` counts.
+   */
+  scanned(
+    ids: Int32Array,
+    latency: Float64Array,
+    count: number,
+    names: readonly string[],
+    epoch: number,
+  ): void {
+    const memo = this.memo;
+    if (this.memoEpoch !== epoch) {
+      this.memoCombo = null;
+      this.memoEpoch = epoch;
     }
-    if (f.latencyMs !== null) {
-      this.allSketch.accept(f.latencyMs);
-      let sketch = this.sketches.get(combo.sketch);
-      if (!sketch) {
-        sketch = this.delta.sketch(combo.sketch);
-        this.sketches.set(combo.sketch, sketch);
-      }
-      sketch.accept(f.latencyMs);
+    for (let i = 0, at = 0; i < count; i += 1, at += RECORD_INTS) {
+      let combo = this.memoCombo;
+      for (let j = 0; combo !== null && j < RECORD_INTS; j += 1) if (ids[at + j] !== memo[j]) combo = null;
+      if (combo === null) combo = this.scannedCombo(ids, at, names);
+      this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
+      const ms = latency[i] as number;
+      if (!Number.isNaN(ms)) this.latency(combo, ms);
     }
+  }
+
+  /**
+   * The combo of the scanned record at `at`. Remembered for the records after it while none of its
+   * values was folded: a record folded into "(other)" must count as folded itself.
+   */
+  private scannedCombo(ids: Int32Array, at: number, names: readonly string[]): Combo {
+    const name = (id: number) => (id < 0 ? null : (names[id] as string));
+    const code = ids[at + 7] as number;
+    const known = code >= 100 ? code : null;
+    const folded = this.folded;
+    const combo = combos.find(
+      name(ids[at] as number),
+      this.bounded('model', name(ids[at + 1] as number)),
+      this.bounded('version', name(ids[at + 2] as number)),
+      this.bounded('deployment', name(ids[at + 3] as number)),
+      this.bounded('operation', name(ids[at + 4] as number)),
+      this.bounded('category', name(ids[at + 5] as number)),
+      this.bounded('resource', name(ids[at + 6] as number)),
+      known !== null ? statusText(known) : code === STATUS_OTHER ? OTHER_STATUS : null,
+      statusClass(known),
+    );
+    if (this.folded === folded) {
+      this.memo.set(ids.subarray(at, at + RECORD_INTS));
+      this.memoCombo = combo;
+    } else {
+      this.memoCombo = null;
+    }
+    return combo;
+  }
+
+  /** A record time: its sortable key and its text. */
+  observe(key: string, text: string): void {
+    if (this.first === null || key < this.first.key) this.first = { key, text };
+    if (this.last === null || key > this.last.key) this.last = { key, text };
+  }
+
+  private latency(combo: Combo, ms: number): void {
+    this.allSketch.accept(ms);
+    let sketch = this.sketches.get(combo.sketch);
+    if (!sketch) {
+      sketch = this.delta.sketch(combo.sketch);
+      this.sketches.set(combo.sketch, sketch);
+    }
+    sketch.accept(ms);
   }
 
   /** A dimension value within the caps of caps.ts; a record folded into "(other)" is counted as such. */
   private bounded(dimension: Dimension, value: string | null): string | null {
     if (value === null) return null;
     const kept = this.caps[dimension].admit(value);
-    if (kept === OTHER_VALUE && value !== OTHER_VALUE) this.delta.count(FOLDED_KEYS[dimension]);
+    if (kept === OTHER_VALUE && value !== OTHER_VALUE) {
+      this.delta.count(FOLDED_KEYS[dimension]);
+      this.folded += 1;
+    }
     return kept;
   }
 
@@ -150,6 +222,8 @@ export class BlobParser {
   private stream: RecordsStream | null = null;
   private streamBytes = 0;
   private readonly maxLineBytes: number;
+  /** Reads whole lines of JSON lines when built; not with rows kept (they need each record's facts). */
+  private readonly scanner: Scanner | null;
   /**
    * Lines of the blob before the one being read (newlines past), from `resume.lines`; in the
    * {"records": [...]} form, records so far. Each kept row is numbered by it (see rows/batch.ts).
@@ -168,6 +242,7 @@ export class BlobParser {
     private readonly rows?: RowCollector,
   ) {
     this.maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
+    this.scanner = limits.native === false || rows ? null : scanner;
     this.consumed = resume.offset;
     this.lineNo = resume.lines ?? 0;
     this.atBlobStart = resume.offset === 0;
@@ -316,6 +391,10 @@ export class BlobParser {
    * has `\u` escapes, whose characters are not bytes, is decoded as UTF-8 whole first.
    */
   private lines(bytes: Buffer): void {
+    if (this.scanner) {
+      this.scan(this.scanner, bytes);
+      return;
+    }
     // In pieces of at most DECODE_BYTES that end at a newline (a longer line is a piece of its
     // own): V8 allocates a longer string in its large-object space, on fresh pages each time, and
     // faulting those pages in cost far more than the copy.
@@ -329,6 +408,44 @@ export class BlobParser {
       }
       this.piece(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
       from = to;
+    }
+  }
+
+  /**
+   * Whole lines read by the native scanner, which stops at each line it leaves to `piece` (see
+   * scan.c): records are counted in their order, as `piece` alone would count them.
+   */
+  private scan(native: Scanner, bytes: Buffer): void {
+    const { meta, ids, latency, fresh, names } = scanned;
+    scanned.table ??= native.table();
+    let from = 0;
+    while (from < bytes.length) {
+      native.scan(scanned.table, bytes, from, this.maxLineBytes, meta, ids, latency, fresh);
+      if (meta[M.reset] === 1) {
+        names.length = 0;
+        scanned.epoch += 1;
+      }
+      for (const name of fresh) names.push(name);
+      fresh.length = 0;
+      const records = meta[M.records] as number;
+      this.records += records;
+      this.lineNo += meta[M.lines] as number;
+      this.tally.scanned(ids, latency, records, names, scanned.epoch);
+      // Azure's own time form, which alone the scanner reads: its text is its key.
+      if ((meta[M.minLength] as number) > 0) {
+        const at = meta[M.minAt] as number;
+        const min = bytes.toString('latin1', at, at + (meta[M.minLength] as number));
+        this.tally.observe(min, min);
+        const to = meta[M.maxAt] as number;
+        const max = bytes.toString('latin1', to, to + (meta[M.maxLength] as number));
+        this.tally.observe(max, max);
+      }
+      from = meta[M.stop] as number;
+      if (meta[M.status] === STOP_LINE) {
+        const end = bytes.indexOf(NEWLINE, from) + 1;
+        this.piece(bytes.subarray(from, end));
+        from = end;
+      }
     }
   }
 
@@ -420,6 +537,41 @@ export class BlobParser {
 
 /** The tuples seen on this thread, shared by its parsers: the same few recur in every blob. */
 const combos = new ComboIndex();
+
+/** Records the native scanner reads in one call at most. */
+const SCAN_RECORDS = 4096;
+/**
+ * The native scanner's table of values and buffers, one set per thread: `names` mirrors the table
+ * (a value's id is its index), and `epoch` counts the times the table started afresh.
+ */
+const scanned: {
+  table: ValueTable | null;
+  meta: Int32Array;
+  ids: Int32Array;
+  latency: Float64Array;
+  fresh: string[];
+  names: string[];
+  epoch: number;
+} = {
+  table: null,
+  meta: new Int32Array(M.size),
+  ids: new Int32Array(SCAN_RECORDS * RECORD_INTS),
+  latency: new Float64Array(SCAN_RECORDS),
+  fresh: [] as string[],
+  names: [] as string[],
+  epoch: 0,
+};
+
+/** Status codes as the text the counters hold. */
+const STATUS_TEXT: string[] = [];
+function statusText(code: number): string {
+  let text = STATUS_TEXT[code];
+  if (text === undefined) {
+    text = String(code);
+    STATUS_TEXT[code] = text;
+  }
+  return text;
+}
 
 /** Parses a whole blob held in memory (tests, small inputs). */
 export function parseBlob(
