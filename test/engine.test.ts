@@ -124,6 +124,17 @@ describe('the engine loop', () => {
     assert.equal((await store.status(JOB)).items.done, 20);
   });
 
+  it('ends when its last item is done, without waiting for a timer', async () => {
+    // The clock never moves here: a run that napped before seeing it was done would never end.
+    await addItems(12);
+    const task = new ScriptedTask();
+    const run = start(task);
+    for (let i = 0; i < 20 && !run.ended; i++) await settle();
+    assert.equal(run.error, undefined);
+    assert.equal(run.result?.outcome, 'done');
+    assert.equal(await itemsCommitted(), 12);
+  });
+
   it('works on the first page of a listing while the next page is still on its way', async () => {
     let nextPage!: () => void;
     const requested = new Promise<void>((resolve) => {

@@ -20,7 +20,8 @@ export function duration(seconds: number): string {
 }
 
 export function count(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  // As toLocaleString('en-US') writes it, without loading the locale data (~15 ms on first use).
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** Parses sizes like `300MB`, `2GB`, `512k`, `1e6` (decimal units: 1 MB = 1,000,000 bytes). */

@@ -618,8 +618,10 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
       if (queue.length > 0) continue;
       const mine = inFlight.size + toCommitItems;
       if (mine > 0 || toFail.length > 0) {
-        // Items in hand may yet fail and come back: wait for them before deciding we are done.
-        await nap(Math.min(200, commitIntervalMs * 2));
+        // Items in hand may yet fail and come back: wait for them before deciding we are done (an
+        // item that ends cuts the wait short). Once none runs, what is left is to write down.
+        if (inFlight.size === 0) await flush();
+        else await nap(Math.min(200, commitIntervalMs * 2));
         continue;
       }
       let left: Awaited<ReturnType<Store['workLeft']>>;
@@ -746,6 +748,8 @@ export async function runJob(options: EngineOptions): Promise<RunSummary> {
     } finally {
       // Only its own entry: a lost item may have been leased again meanwhile, under a new fence.
       for (const item of items) if (inFlight.get(item.id)?.item === item) inFlight.delete(item.id);
+      // The dispatcher may be waiting for the items in hand to end before it decides what is left.
+      wakeUp();
     }
   };
 

@@ -26,6 +26,9 @@
 // Node-API 8 (Node 12.22 and later) has type tags.
 #define NAPI_VERSION 8
 #include <math.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -88,6 +91,8 @@ typedef struct {
   size_t arenaUsed, arenaSize;
   uint8_t *scratch;
   size_t scratchSize;
+  /** The id each field had in the record before (id + 1; 0: none): records come in runs. */
+  uint32_t last[RECORD_INTS];
 } table;
 
 static uint32_t hash(const uint8_t *p, size_t n) {
@@ -98,6 +103,7 @@ static uint32_t hash(const uint8_t *p, size_t n) {
 
 static void forget(table *t) {
   memset(t->slots, 0, SLOTS * sizeof(uint32_t));
+  memset(t->last, 0, sizeof t->last);
   t->count = 0;
   t->arenaUsed = 0;
 }
@@ -143,11 +149,46 @@ static int hex(uint8_t c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/**
+ * The offset of the first byte from `p` that is a quote, a backslash or below 0x20 (what a string
+ * must look at), or `end - p` when there is none before `end`: 16 bytes at a time with SSE2, 8 with
+ * a word's arithmetic elsewhere, then byte by byte.
+ */
+static size_t plainRun(const uint8_t *p, const uint8_t *end) {
+  const uint8_t *q = p;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  while (end - q >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)q);
+    // Below 0x20 (unsigned): the larger of x and 0x20 is not x.
+    __m128i low = _mm_xor_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, space), x), _mm_set1_epi8(-1));
+    int mask = _mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), low));
+    if (mask) return (size_t)(q - p) + (size_t)__builtin_ctz((unsigned)mask);
+    q += 16;
+  }
+#elif defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  while (end - q >= 8) {
+    uint64_t w;
+    memcpy(&w, q, 8);
+    uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    // Each test flags its lowest matching byte exactly (a borrow only runs upward from it).
+    uint64_t mask = (((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+    if (mask) return (size_t)(q - p) + (size_t)(__builtin_ctzll(mask) >> 3);
+    q += 8;
+  }
+#endif
+  while (q < end && *q != '"' && *q != '\\' && *q >= 0x20) q++;
+  return (size_t)(q - p);
+}
+
 /** A string from its opening quote; `*at` moves past the closing one. */
 static int string(const uint8_t **at, const uint8_t *end, value *v) {
   const uint8_t *p = *at + 1, *start = p;
   int escaped = 0, unicode = 0;
   for (;;) {
+    p += plainRun(p, end);
     if (p >= end) return 0;
     uint8_t c = *p;
     if (c == '"') break;
@@ -179,6 +220,26 @@ static int string(const uint8_t **at, const uint8_t *end, value *v) {
 }
 
 static int digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/** A JSON number's value, as JSON.parse rounds it; 0 when it is too long to read here. */
+static int numberValue(span s, double *out) {
+  // Up to 15 digits, no sign, fraction or exponent: an integer a double holds exactly.
+  if (s.n <= 15) {
+    double d = 0;
+    size_t i = 0;
+    while (i < s.n && digit(s.p[i])) d = d * 10 + (s.p[i++] - '0');
+    if (i == s.n) {
+      *out = d;
+      return 1;
+    }
+  }
+  char buffer[64];
+  if (s.n >= sizeof buffer) return 0;
+  memcpy(buffer, s.p, s.n);
+  buffer[s.n] = 0;
+  *out = strtod(buffer, NULL);
+  return 1;
+}
 
 /** -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int number(const uint8_t **at, const uint8_t *end, value *v) {
@@ -284,8 +345,13 @@ typedef struct {
   value modelName, modelVersion, modelDeploymentName, responseCode;
 } props;
 
-/** 1: read; 0: not JSON by this reader; -1: JSON, but for parse.ts (a `records` key, an escaped key). */
-static int members(const uint8_t **at, const uint8_t *end, top *t, props *q) {
+/**
+ * An object's members from its opening brace, with the fields of `t` (a record) or `q` (its
+ * properties) read. 1: read; 0: not JSON by this reader; -1: JSON, but for parse.ts (a `records`
+ * key, an escaped key).
+ */
+static int members(const uint8_t **at, const uint8_t *end, top *t, props *q, int depth) {
+  if (depth >= MAX_DEPTH) return 0;
   const uint8_t *p = ws(*at + 1, end);
   if (p < end && *p == '}') {
     *at = p + 1;
@@ -298,24 +364,48 @@ static int members(const uint8_t **at, const uint8_t *end, top *t, props *q) {
     p = ws(p, end);
     if (p >= end || *p != ':') return 0;
     p = ws(p + 1, end);
-    if (!any(&p, end, &v, 1)) return 0;
-    if (key.escaped) forParse = 1;
-    else if (t) {
-      span k = key.text;
-      if (IS(k, "time")) t->time = v;
-      else if (IS(k, "resourceId")) t->resourceId = v;
-      else if (IS(k, "category")) t->category = v;
-      else if (IS(k, "operationName")) t->operationName = v;
-      else if (IS(k, "resultSignature")) t->resultSignature = v;
-      else if (IS(k, "durationMs")) t->durationMs = v;
-      else if (IS(k, "properties")) t->properties = v;
-      else if (IS(k, "records")) forParse = 1;
+    span k = key.text;
+    if (t && !key.escaped && IS(k, "properties")) {
+      // Read as it is checked; a later `properties` replaces it whole, as in JSON.parse.
+      memset(q, 0, sizeof *q);
+      if (p < end && *p == '{') {
+        const uint8_t *from = p;
+        int r = members(&p, end, NULL, q, depth + 1);
+        if (r == 0) return 0;
+        if (r < 0) forParse = 1;
+        v.kind = K_OBJECT;
+        v.text.p = from;
+        v.text.n = (size_t)(p - from);
+      } else if (!any(&p, end, &v, depth + 1)) {
+        return 0;
+      }
+      t->properties = v;
     } else {
-      span k = key.text;
-      if (IS(k, "modelName")) q->modelName = v;
-      else if (IS(k, "modelVersion")) q->modelVersion = v;
-      else if (IS(k, "modelDeploymentName")) q->modelDeploymentName = v;
-      else if (IS(k, "responseCode")) q->responseCode = v;
+      if (!any(&p, end, &v, depth + 1)) return 0;
+      if (key.escaped) forParse = 1;
+      else if (t) {
+        // By length first: most keys are none of these.
+        switch (k.n) {
+          case 4: if (IS(k, "time")) t->time = v; break;
+          case 7: if (IS(k, "records")) forParse = 1; break;
+          case 8: if (IS(k, "category")) t->category = v; break;
+          case 10:
+            if (IS(k, "resourceId")) t->resourceId = v;
+            else if (IS(k, "durationMs")) t->durationMs = v;
+            break;
+          case 13: if (IS(k, "operationName")) t->operationName = v; break;
+          case 15: if (IS(k, "resultSignature")) t->resultSignature = v; break;
+        }
+      } else {
+        switch (k.n) {
+          case 9: if (IS(k, "modelName")) q->modelName = v; break;
+          case 12:
+            if (IS(k, "modelVersion")) q->modelVersion = v;
+            else if (IS(k, "responseCode")) q->responseCode = v;
+            break;
+          case 19: if (IS(k, "modelDeploymentName")) q->modelDeploymentName = v; break;
+        }
+      }
     }
     p = ws(p, end);
     if (p >= end) return 0;
@@ -333,7 +423,7 @@ static int members(const uint8_t **at, const uint8_t *end, top *t, props *q) {
 static int object(const uint8_t *p, const uint8_t *end, top *t, props *q) {
   p = ws(p, end);
   if (p >= end || *p != '{') return -1;
-  int r = members(&p, end, t, q);
+  int r = members(&p, end, t, q, 0);
   if (r != 1) return -1;
   return ws(p, end) == end ? 1 : -1;
 }
@@ -397,11 +487,8 @@ static int status(const value *v, int32_t *code) {
       return 1;
     }
     case K_NUMBER: {
-      char buffer[64];
-      if (v->text.n >= sizeof buffer) return 0;
-      memcpy(buffer, v->text.p, v->text.n);
-      buffer[v->text.n] = 0;
-      double d = strtod(buffer, NULL);
+      double d;
+      if (!numberValue(v->text, &d)) return 0;
       *code = d >= 100 && d <= 599 && d == floor(d) ? (int32_t)d : STATUS_OTHER;
       return 1;
     }
@@ -434,10 +521,16 @@ typedef struct {
   int failed;
 } interner;
 
-static int32_t idOf(interner *in, span s) {
+/** The id of field `field`'s value `s` (-1: none), tried first against the field's last one. */
+static int32_t idOf(interner *in, int field, span s) {
   if (s.p == NULL) return -1;
-  int32_t id = intern(in->env, in->t, s, in->fresh, &in->freshCount);
+  table *t = in->t;
+  uint32_t last = t->last[field];
+  if (last > 0 && t->lengths[last - 1] == s.n && memcmp(t->arena + t->offsets[last - 1], s.p, s.n) == 0)
+    return (int32_t)(last - 1);
+  int32_t id = intern(in->env, t, s, in->fresh, &in->freshCount);
   if (id < 0) in->failed = 1;
+  else t->last[field] = (uint32_t)id + 1;
   return id;
 }
 
@@ -454,12 +547,8 @@ static int line(interner *in, const uint8_t *p, const uint8_t *end, int32_t *out
   props pr;
   memset(&t, 0, sizeof t);
   memset(&pr, 0, sizeof pr);
-  if (object(q, end, &t, NULL) != 1) return -1;
-
-  if (t.properties.kind == K_OBJECT) {
-    const uint8_t *at = t.properties.text.p;
-    if (members(&at, at + t.properties.text.n, NULL, &pr) != 1) return -1;
-  } else if (t.properties.kind == K_STRING) {
+  if (object(q, end, &t, &pr) != 1) return -1;
+  if (t.properties.kind == K_STRING) {
     if (t.properties.unicode || !stringProps(in->t, &t.properties, &pr)) return -1;
   }
 
@@ -500,21 +589,18 @@ static int line(interner *in, const uint8_t *p, const uint8_t *end, int32_t *out
   int noStatus = code < 200 || (code >= 300 && code < 400);
   if (t.durationMs.kind == K_STRING) return -1;
   if (t.durationMs.kind == K_NUMBER && !noStatus) {
-    char buffer[64];
-    if (t.durationMs.text.n >= sizeof buffer) return -1;
-    memcpy(buffer, t.durationMs.text.p, t.durationMs.text.n);
-    buffer[t.durationMs.text.n] = 0;
-    double d = strtod(buffer, NULL);
+    double d;
+    if (!numberValue(t.durationMs.text, &d)) return -1;
     if (isfinite(d) && d >= 0) ms = d;
   }
 
-  out[0] = idOf(in, day);
-  out[1] = idOf(in, model);
-  out[2] = idOf(in, version);
-  out[3] = idOf(in, deployment);
-  out[4] = idOf(in, operation);
-  out[5] = idOf(in, category);
-  out[6] = idOf(in, resource);
+  out[0] = idOf(in, 0, day);
+  out[1] = idOf(in, 1, model);
+  out[2] = idOf(in, 2, version);
+  out[3] = idOf(in, 3, deployment);
+  out[4] = idOf(in, 4, operation);
+  out[5] = idOf(in, 5, category);
+  out[6] = idOf(in, 6, resource);
   out[7] = code;
   *latency = ms;
   return 1;
