@@ -23,6 +23,7 @@ import {
   type TaskResult,
   toCheckpoint,
 } from './checkpoint.js';
+import { scanner } from './native.js';
 import { BlobParser, MAX_LINE_BYTES, type ParseLimits, startsAsWrapper } from './parse.js';
 import parseJob, { type GroupOutput, type ParseJob, type ParseOutput } from './worker.js';
 
@@ -192,6 +193,11 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
   };
 
   const isLocal = Boolean(source.localPath);
+  // With the native scanner, a remote blob is parsed here as its bytes arrive: the scan costs less
+  // than handing the bytes to a thread (gathering them into chunks, a message, a wake-up), and the
+  // main thread of a remote run is mostly waiting on the network. Rows kept need the JSON.parse
+  // path (each record's facts), whose CPU the threads are for.
+  const streamInline = threads === 0 || (scanner !== null && !keepRows);
   // Local files are all parsed on the pool: its threads start now, loading their modules while the
   // folder is being listed, not once the first files wait for them.
   if (isLocal && threads > 0) workers();
@@ -227,6 +233,7 @@ export function createAzureLogsTask(source: Source, options: AzureLogsOptions = 
           },
           item.id,
           Boolean(keepRows),
+          streamInline,
         );
       }
       const files = await keep(
@@ -298,6 +305,7 @@ async function parseStream(
   onTail: (lastBytes: Uint8Array, end: number) => void,
   id: string,
   keepRows: boolean,
+  streamInline: boolean,
 ): Promise<PassResult> {
   const maxLineBytes = limits.maxLineBytes ?? MAX_LINE_BYTES;
   const outputs: Promise<ParseOutput>[] = [];
@@ -307,8 +315,10 @@ async function parseStream(
   let newline = false;
   let offset = resume.offset;
   let first = true;
-  let inline: BlobParser | undefined;
   const inlineRows = keepRows ? new RowCollector() : undefined;
+  let inline: BlobParser | undefined = streamInline
+    ? new BlobParser(resume, undefined, limits, inlineRows)
+    : undefined;
   const nextResume = () => (first ? resume : { offset, tailMalformed: false });
   const send = async (bytes: Buffer) => {
     const chunkResume = nextResume();

@@ -307,14 +307,22 @@ export class BlobParser {
       }
       return;
     }
-    const head =
-      this.carry.length > 0
-        ? Buffer.concat([...this.carry, buf.subarray(0, last + 1)])
-        : buf.subarray(0, last + 1);
+    let from = 0;
+    if (this.carry.length > 0) {
+      // The line begun in earlier chunks ends in this one: it alone is joined, the rest is read in place.
+      const nl = buf.indexOf(NEWLINE);
+      const line = Buffer.concat([...this.carry, buf.subarray(0, nl + 1)]);
+      this.lines(line);
+      this.consumed += line.length;
+      from = nl + 1;
+    }
+    if (last + 1 > from) {
+      const head = buf.subarray(from, last + 1);
+      this.lines(head);
+      this.consumed += head.length;
+    }
     this.carry = last + 1 < buf.length ? [Buffer.from(buf.subarray(last + 1))] : [];
     this.carryBytes = buf.length - last - 1;
-    this.lines(head);
-    this.consumed += head.length;
   }
 
   end(): TaskResult {
