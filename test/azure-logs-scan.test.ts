@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { synthesize } from '../src/synth/generate.js';
-import { M, RECORD_INTS, SCANNER_PATH, STOP_LINE, scanner } from '../src/tasks/azure-logs/native.js';
+import { M, SCANNER_PATH, STOP_LINE, scanner, TUPLE_INTS } from '../src/tasks/azure-logs/native.js';
 import { parseBlob, startsAsWrapper } from '../src/tasks/azure-logs/parse.js';
 import { azureRecord } from './support/records.js';
 
@@ -39,14 +39,15 @@ function taken(bytes: Uint8Array): { records: number; left: number } {
   const native = scanner as NonNullable<typeof scanner>;
   const table = native.table();
   const meta = new Int32Array(M.size);
-  const ids = new Int32Array(1024 * RECORD_INTS);
+  const ids = new Int32Array(1024);
   const latency = new Float64Array(1024);
+  const tuples = new Int32Array(1024 * TUPLE_INTS);
   let from = 0;
   let records = 0;
   let left = 0;
   const end = Buffer.from(bytes).lastIndexOf(0x0a) + 1;
   while (from < end) {
-    native.scan(table, bytes.subarray(0, end), from, 32 << 20, meta, ids, latency, []);
+    native.scan(table, bytes.subarray(0, end), from, 32 << 20, meta, ids, latency, [], tuples);
     records += meta[M.records] as number;
     from = meta[M.stop] as number;
     if (meta[M.status] === STOP_LINE) {

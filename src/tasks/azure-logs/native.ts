@@ -20,6 +20,7 @@ export interface Scanner {
     records: Int32Array,
     latency: Float64Array,
     fresh: string[],
+    tuples: Int32Array,
   ): void;
 }
 
@@ -34,11 +35,12 @@ export const M = {
   minLength: 6,
   maxAt: 7,
   maxLength: 8,
-  size: 9,
+  tuples: 9,
+  size: 10,
 } as const;
 export const STOP_LINE = 1;
-/** Ints a record takes in `records`: day, model, version, deployment, operation, category, resource, status. */
-export const RECORD_INTS = 8;
+/** Ints a tuple takes in `tuples`: day, model, version, deployment, operation, category, resource, status. */
+export const TUPLE_INTS = 8;
 export const STATUS_OTHER = -1;
 export const STATUS_NONE = -2;
 

@@ -5,12 +5,12 @@
 // being held, and the {"records": [...]} form is read record by record (records-stream.ts).
 import { isAscii } from 'node:buffer';
 import { type Bound, Delta, dimKey } from '../../aggregate/delta.js';
-import type { LatencySketch } from '../../aggregate/sketch.js';
+import { LatencySketch } from '../../aggregate/sketch.js';
 import type { RowCollector } from '../../rows/batch.js';
 import { DIMENSIONS, type Dimension, DistinctCap, OTHER_VALUE } from './caps.js';
 import type { Resume, TaskResult } from './checkpoint.js';
 import { type Combo, ComboIndex, RECORDS_KEY } from './combos.js';
-import { M, RECORD_INTS, type Scanner, STATUS_OTHER, STOP_LINE, scanner, type ValueTable } from './native.js';
+import { M, type Scanner, STATUS_OTHER, STOP_LINE, scanner, TUPLE_INTS, type ValueTable } from './native.js';
 import { OTHER_STATUS, type RecordFacts, recordFacts, statusClass } from './record.js';
 import { RecordsStream } from './records-stream.js';
 
@@ -80,11 +80,9 @@ export class Tally {
   >;
   /** Values folded into "(other)" so far. */
   private folded = 0;
-  /** The ids of the last scanned record whose combo is `memoCombo` (records come in runs). */
-  private readonly memo = new Int32Array(RECORD_INTS);
-  private memoCombo: Combo | null = null;
-  /** The scanner's epoch the memo's ids belong to. */
-  private memoEpoch = -1;
+  /** The combo of each scanned tuple id seen by this tally, for the scanner's `tupleEpoch`. */
+  private tupleCombos: Combo[] = [];
+  private tupleEpoch = -1;
 
   malformed(n = 1): void {
     this.delta.count(KEYS.malformed, n);
@@ -108,25 +106,26 @@ export class Tally {
   }
 
   /**
-   * Records read by the native scanner (native.ts): `count` tuples of ids in `ids`, their values in
-   * `names` (valid for `epoch`), their latencies in `latency` (NaN: none). Counted as `record` counts.
+   * Records read by the native scanner (native.ts): `count` tuple ids in `ids`, the tuples in
+   * `tuples` (TUPLE_INTS ints each) and their values in `names` (both valid for `epoch`), the
+   * latencies in `latency` (NaN: none). Counted as `record` counts.
    */
   scanned(
     ids: Int32Array,
     latency: Float64Array,
     count: number,
+    tuples: readonly number[],
     names: readonly string[],
     epoch: number,
   ): void {
-    const memo = this.memo;
-    if (this.memoEpoch !== epoch) {
-      this.memoCombo = null;
-      this.memoEpoch = epoch;
+    if (this.tupleEpoch !== epoch) {
+      this.tupleCombos = [];
+      this.tupleEpoch = epoch;
     }
-    for (let i = 0, at = 0; i < count; i += 1, at += RECORD_INTS) {
-      let combo = this.memoCombo;
-      for (let j = 0; combo !== null && j < RECORD_INTS; j += 1) if (ids[at + j] !== memo[j]) combo = null;
-      if (combo === null) combo = this.scannedCombo(ids, at, names);
+    const known = this.tupleCombos;
+    for (let i = 0; i < count; i += 1) {
+      const id = ids[i] as number;
+      const combo = known[id] ?? this.tupleCombo(id, tuples, names);
       this.combos.set(combo, (this.combos.get(combo) ?? 0) + 1);
       const ms = latency[i] as number;
       if (!Number.isNaN(ms)) this.latency(combo, ms);
@@ -134,31 +133,30 @@ export class Tally {
   }
 
   /**
-   * The combo of the scanned record at `at`. Remembered for the records after it while none of its
-   * values was folded: a record folded into "(other)" must count as folded itself.
+   * The combo of a scanned tuple. Kept for this tally's later records while none of its values was
+   * folded: a record folded into "(other)" must count as folded itself.
    */
-  private scannedCombo(ids: Int32Array, at: number, names: readonly string[]): Combo {
-    const name = (id: number) => (id < 0 ? null : (names[id] as string));
-    const code = ids[at + 7] as number;
+  private tupleCombo(id: number, tuples: readonly number[], names: readonly string[]): Combo {
+    const at = id * TUPLE_INTS;
+    const name = (i: number) => {
+      const value = tuples[at + i] as number;
+      return value < 0 ? null : (names[value] as string);
+    };
+    const code = tuples[at + 7] as number;
     const known = code >= 100 ? code : null;
     const folded = this.folded;
     const combo = combos.find(
-      name(ids[at] as number),
-      this.bounded('model', name(ids[at + 1] as number)),
-      this.bounded('version', name(ids[at + 2] as number)),
-      this.bounded('deployment', name(ids[at + 3] as number)),
-      this.bounded('operation', name(ids[at + 4] as number)),
-      this.bounded('category', name(ids[at + 5] as number)),
-      this.bounded('resource', name(ids[at + 6] as number)),
+      name(0),
+      this.bounded('model', name(1)),
+      this.bounded('version', name(2)),
+      this.bounded('deployment', name(3)),
+      this.bounded('operation', name(4)),
+      this.bounded('category', name(5)),
+      this.bounded('resource', name(6)),
       known !== null ? statusText(known) : code === STATUS_OTHER ? OTHER_STATUS : null,
       statusClass(known),
     );
-    if (this.folded === folded) {
-      this.memo.set(ids.subarray(at, at + RECORD_INTS));
-      this.memoCombo = combo;
-    } else {
-      this.memoCombo = null;
-    }
+    if (this.folded === folded) this.tupleCombos[id] = combo;
     return combo;
   }
 
@@ -169,13 +167,14 @@ export class Tally {
   }
 
   private latency(combo: Combo, ms: number): void {
-    this.allSketch.accept(ms);
+    const bin = LatencySketch.binOf(ms);
+    this.allSketch.acceptIn(bin, ms);
     let sketch = this.sketches.get(combo.sketch);
     if (!sketch) {
       sketch = this.delta.sketch(combo.sketch);
       this.sketches.set(combo.sketch, sketch);
     }
-    sketch.accept(ms);
+    sketch.acceptIn(bin, ms);
   }
 
   /** A dimension value within the caps of caps.ts; a record folded into "(other)" is counted as such. */
@@ -424,21 +423,24 @@ export class BlobParser {
    * scan.c): records are counted in their order, as `piece` alone would count them.
    */
   private scan(native: Scanner, bytes: Buffer): void {
-    const { meta, ids, latency, fresh, names } = scanned;
+    const { meta, ids, latency, fresh, names, freshTuples, tuples } = scanned;
     scanned.table ??= native.table();
     let from = 0;
     while (from < bytes.length) {
-      native.scan(scanned.table, bytes, from, this.maxLineBytes, meta, ids, latency, fresh);
+      native.scan(scanned.table, bytes, from, this.maxLineBytes, meta, ids, latency, fresh, freshTuples);
       if (meta[M.reset] === 1) {
         names.length = 0;
+        tuples.length = 0;
         scanned.epoch += 1;
       }
       for (const name of fresh) names.push(name);
       fresh.length = 0;
+      const added = (meta[M.tuples] as number) * TUPLE_INTS;
+      for (let i = 0; i < added; i += 1) tuples.push(freshTuples[i] as number);
       const records = meta[M.records] as number;
       this.records += records;
       this.lineNo += meta[M.lines] as number;
-      this.tally.scanned(ids, latency, records, names, scanned.epoch);
+      this.tally.scanned(ids, latency, records, tuples, names, scanned.epoch);
       // Azure's own time form, which alone the scanner reads: its text is its key.
       if ((meta[M.minLength] as number) > 0) {
         const at = meta[M.minAt] as number;
@@ -549,8 +551,8 @@ const combos = new ComboIndex();
 /** Records the native scanner reads in one call at most. */
 const SCAN_RECORDS = 4096;
 /**
- * The native scanner's table of values and buffers, one set per thread: `names` mirrors the table
- * (a value's id is its index), and `epoch` counts the times the table started afresh.
+ * The native scanner's table and buffers, one set per thread: `names` and `tuples` mirror the
+ * table (an id is an index), and `epoch` counts the times the table started afresh.
  */
 const scanned: {
   table: ValueTable | null;
@@ -558,15 +560,19 @@ const scanned: {
   ids: Int32Array;
   latency: Float64Array;
   fresh: string[];
+  freshTuples: Int32Array;
   names: string[];
+  tuples: number[];
   epoch: number;
 } = {
   table: null,
   meta: new Int32Array(M.size),
-  ids: new Int32Array(SCAN_RECORDS * RECORD_INTS),
+  ids: new Int32Array(SCAN_RECORDS),
   latency: new Float64Array(SCAN_RECORDS),
-  fresh: [] as string[],
-  names: [] as string[],
+  fresh: [],
+  freshTuples: new Int32Array(SCAN_RECORDS * TUPLE_INTS),
+  names: [],
+  tuples: [],
   epoch: 0,
 };
 

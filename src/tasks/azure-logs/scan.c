@@ -11,18 +11,20 @@
 // a byte order mark, nesting deeper than MAX_DEPTH. test/azure-logs-scan.test.ts holds both paths
 // to the same answer on every quirk the synthetic data has and on lines mutated at random.
 //
-// table() makes a table of the distinct values read (kept until it is collected); each parser
-// thread keeps one, and mirrors it by the values `scan` hands out.
-// scan(table, bytes, from, maxLineBytes, meta, records, latency, fresh) reads the whole lines of
-// `bytes` (Uint8Array, ending with a newline) from byte `from` on, and fills:
-// - records (Int32Array, RECORD_INTS a record): day, model, version, deployment, operation,
-//   category, resource as ids of distinct values (-1: none), then the status (a code 100-599,
-//   STATUS_OTHER or STATUS_NONE);
+// table() makes a table of the distinct values and tuples read (kept until it is collected); each
+// parser thread keeps one, and mirrors it by what `scan` hands out.
+// scan(table, bytes, from, maxLineBytes, meta, records, latency, fresh, tuples) reads the whole
+// lines of `bytes` (Uint8Array, ending with a newline) from byte `from` on, and fills:
+// - records (Int32Array, one a record): the id of the record's tuple: its day, model, version,
+//   deployment, operation, category and resource as ids of distinct values (-1: none), then its
+//   status (a code 100-599, STATUS_OTHER or STATUS_NONE). A job's records fall into few tuples;
+// - tuples (Int32Array, TUPLE_INTS a tuple): the tuples first seen by this call, in id order;
 // - latency (Float64Array, one a record): durationMs, NaN when there is none usable;
 // - fresh (Array): the values first seen by this call, each a string decoded from UTF-8, in the
-//   order of their ids (the ids count on from the ones handed out before, or from 0 after a reset);
+//   order of their ids;
 // - meta (Int32Array): see the M_ constants.
-// It stops at the end of the bytes, at a line it leaves to parse.ts, or when `records` is full.
+// Ids count on from the ones handed out before, or from 0 after a reset (M_RESET). It stops at the
+// end of the bytes, at a line it leaves to parse.ts, or when `records` or `tuples` is full.
 // Node-API 8 (Node 12.22 and later) has type tags.
 #define NAPI_VERSION 8
 #include <math.h>
@@ -51,10 +53,12 @@ enum {
   M_MIN_LEN,
   M_MAX_AT,
   M_MAX_LEN,
+  /** Tuples first seen by this call (written to `tuples`). */
+  M_TUPLES,
   M_INTS
 };
 enum { STOP_END = 0, STOP_LINE = 1, STOP_FULL = 2 };
-enum { RECORD_INTS = 8 };
+enum { TUPLE_INTS = 8 };
 enum { STATUS_OTHER = -1, STATUS_NONE = -2 };
 
 /** Deeper nesting than this is left to JSON.parse. */
@@ -65,6 +69,9 @@ enum { STATUS_OTHER = -1, STATUS_NONE = -2 };
 #define MAX_VALUES 32768
 /** Slots of the hash table, a power of two; a call adds at most what keeps it half full. */
 #define SLOTS (1u << 18)
+/** Distinct tuples remembered before all is forgotten, and their hash table's slots. */
+#define MAX_TUPLES 32768
+#define TUPLE_SLOTS (1u << 17)
 
 typedef struct {
   const uint8_t *p;
@@ -92,7 +99,13 @@ typedef struct {
   uint8_t *scratch;
   size_t scratchSize;
   /** The id each field had in the record before (id + 1; 0: none): records come in runs. */
-  uint32_t last[RECORD_INTS];
+  uint32_t last[TUPLE_INTS];
+  /** The distinct tuples: TUPLE_INTS ints each, found by a hash table of id + 1 (0: empty). */
+  int32_t *tuples;
+  uint32_t *tupleSlots;
+  uint32_t tupleCount;
+  /** The last record's tuple id + 1 (0: none). */
+  uint32_t lastTuple;
 } table;
 
 static uint32_t hash(const uint8_t *p, size_t n) {
@@ -106,6 +119,32 @@ static void forget(table *t) {
   memset(t->last, 0, sizeof t->last);
   t->count = 0;
   t->arenaUsed = 0;
+  memset(t->tupleSlots, 0, TUPLE_SLOTS * sizeof(uint32_t));
+  t->tupleCount = 0;
+  t->lastTuple = 0;
+}
+
+/** The id of tuple `v`, added (and copied to `fresh`, at `*freshCount`) when new. */
+static int32_t tupleOf(table *t, const int32_t *v, int32_t *fresh, uint32_t *freshCount) {
+  size_t bytes = TUPLE_INTS * sizeof(int32_t);
+  if (t->lastTuple > 0 && memcmp(t->tuples + (t->lastTuple - 1) * TUPLE_INTS, v, bytes) == 0)
+    return (int32_t)(t->lastTuple - 1);
+  uint32_t mask = TUPLE_SLOTS - 1, i = hash((const uint8_t *)v, bytes) & mask;
+  for (;;) {
+    uint32_t slot = t->tupleSlots[i];
+    if (slot == 0) break;
+    if (memcmp(t->tuples + (slot - 1) * TUPLE_INTS, v, bytes) == 0) {
+      t->lastTuple = slot;
+      return (int32_t)(slot - 1);
+    }
+    i = (i + 1) & mask;
+  }
+  uint32_t id = t->tupleCount++;
+  memcpy(t->tuples + id * TUPLE_INTS, v, bytes);
+  memcpy(fresh + (*freshCount)++ * TUPLE_INTS, v, bytes);
+  t->tupleSlots[i] = id + 1;
+  t->lastTuple = id + 1;
+  return (int32_t)id;
 }
 
 /** The id of `s`, added (and pushed onto `fresh` as a string) when new; -2 when out of memory. */
@@ -540,6 +579,7 @@ static int32_t idOf(interner *in, int field, span s) {
  */
 static int line(interner *in, const uint8_t *p, const uint8_t *end, int32_t *out, double *latency,
                 span *time) {
+  // `out`: the record's tuple (TUPLE_INTS ints).
   const uint8_t *q = p;
   while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
   if (q == end) return 0;
@@ -618,35 +658,39 @@ static void *typed(napi_env env, napi_value v, napi_typedarray_type want, size_t
 static const napi_type_tag TABLE_TAG = {0x736c75696365u, 0x7363616e7461626cu};
 
 static napi_value scan(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   table *t = NULL;
   bool tagged = false;
-  size_t length, metaLength, recordInts, latencies;
-  const uint8_t *bytes = argc >= 8 ? typed(env, argv[1], napi_uint8_array, &length) : NULL;
+  size_t length, metaLength, recordCount, latencies, tupleInts;
+  const uint8_t *bytes = argc >= 9 ? typed(env, argv[1], napi_uint8_array, &length) : NULL;
   int32_t *meta = bytes ? typed(env, argv[4], napi_int32_array, &metaLength) : NULL;
-  int32_t *records = bytes ? typed(env, argv[5], napi_int32_array, &recordInts) : NULL;
+  int32_t *records = bytes ? typed(env, argv[5], napi_int32_array, &recordCount) : NULL;
   double *latency = bytes ? typed(env, argv[6], napi_float64_array, &latencies) : NULL;
+  int32_t *tuples = bytes ? typed(env, argv[8], napi_int32_array, &tupleInts) : NULL;
   int64_t from, maxLine;
-  if (!bytes || !meta || metaLength < M_INTS || !records || !latency ||
+  if (!bytes || !meta || metaLength < M_INTS || !records || !latency || !tuples ||
       napi_check_object_type_tag(env, argv[0], &TABLE_TAG, &tagged) != napi_ok || !tagged ||
       napi_get_value_external(env, argv[0], (void **)&t) != napi_ok ||
       napi_get_value_int64(env, argv[2], &from) != napi_ok ||
       napi_get_value_int64(env, argv[3], &maxLine) != napi_ok || from < 0 || (size_t)from > length) {
-    napi_throw_type_error(env, NULL,
-                          "scan(table, bytes, from, maxLineBytes, meta, records, latency, fresh)");
+    napi_throw_type_error(
+        env, NULL, "scan(table, bytes, from, maxLineBytes, meta, records, latency, fresh, tuples)");
     return NULL;
   }
-  size_t capacity = recordInts / RECORD_INTS < latencies ? recordInts / RECORD_INTS : latencies;
-  // Each record adds at most 7 values: the table must stay at most half full.
+  size_t capacity = recordCount < latencies ? recordCount : latencies;
+  if (capacity > tupleInts / TUPLE_INTS) capacity = tupleInts / TUPLE_INTS;
+  // Each record adds at most 7 values and one tuple: the tables must stay at most half full.
   if (capacity > (SLOTS / 2 - MAX_VALUES) / 7) capacity = (SLOTS / 2 - MAX_VALUES) / 7;
+  if (capacity > TUPLE_SLOTS / 2 - MAX_TUPLES) capacity = TUPLE_SLOTS / 2 - MAX_TUPLES;
 
   meta[M_RESET] = 0;
-  if (t->count >= MAX_VALUES) {
+  if (t->count >= MAX_VALUES || t->tupleCount >= MAX_TUPLES) {
     forget(t);
     meta[M_RESET] = 1;
   }
+  uint32_t freshTuples = 0;
   interner in = {env, t, argv[7], 0, 0};
   span lo = {NULL, 0}, hi = {NULL, 0};
   const uint8_t *p = bytes + from, *end = bytes + length;
@@ -659,7 +703,8 @@ static napi_value scan(napi_env env, napi_callback_info info) {
       break;
     }
     span time;
-    int r = (int64_t)(nl - p) > maxLine ? -1 : line(&in, p, nl, records + n * RECORD_INTS, latency + n, &time);
+    int32_t tuple[TUPLE_INTS];
+    int r = (int64_t)(nl - p) > maxLine ? -1 : line(&in, p, nl, tuple, latency + n, &time);
     if (in.failed) {
       napi_throw_error(env, NULL, "scan: out of memory");
       return NULL;
@@ -669,6 +714,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
       break;
     }
     if (r == 1) {
+      records[n] = tupleOf(t, tuple, tuples, &freshTuples);
       if (time.n > 0) {
         if (!lo.p || before(time, lo)) lo = time;
         if (!hi.p || before(hi, time)) hi = time;
@@ -686,6 +732,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   meta[M_MIN_LEN] = (int32_t)lo.n;
   meta[M_MAX_AT] = hi.p ? (int32_t)(hi.p - bytes) : 0;
   meta[M_MAX_LEN] = (int32_t)hi.n;
+  meta[M_TUPLES] = (int32_t)freshTuples;
   return NULL;
 }
 
@@ -698,6 +745,8 @@ static void release(napi_env env, void *data, void *hint) {
   free(t->lengths);
   free(t->arena);
   free(t->scratch);
+  free(t->tuples);
+  free(t->tupleSlots);
   free(t);
 }
 
@@ -715,8 +764,11 @@ static napi_value newTable(napi_env env, napi_callback_info info) {
   t->arena = malloc(t->arenaSize);
   t->scratchSize = 1 << 12;
   t->scratch = malloc(t->scratchSize);
+  // A call starts with fewer than MAX_TUPLES and adds at most what keeps the slots half full.
+  t->tuples = malloc((TUPLE_SLOTS / 2) * TUPLE_INTS * sizeof(int32_t));
+  t->tupleSlots = calloc(TUPLE_SLOTS, sizeof(uint32_t));
   napi_value external;
-  if (!t->slots || !t->offsets || !t->lengths || !t->arena || !t->scratch ||
+  if (!t->slots || !t->offsets || !t->lengths || !t->arena || !t->scratch || !t->tuples || !t->tupleSlots ||
       napi_create_external(env, t, release, NULL, &external) != napi_ok) {
     release(env, t, NULL);
     napi_throw_error(env, NULL, "scan: out of memory");
