@@ -44,8 +44,21 @@ describe('store files', () => {
     const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as {
       value: string;
     };
+    // Migrated to indexes of the items that wait, are leased or failed: a done item is in none.
+    const indexes = db.prepare(`PRAGMA index_list(items)`).all() as { name: string; partial: number }[];
     db.close();
     assert.equal(Number(version.value), SCHEMA_VERSION);
+    assert.deepEqual(
+      indexes
+        .filter((i) => !i.name.startsWith('sqlite_autoindex'))
+        .map((i) => [i.name, i.partial])
+        .sort(),
+      [
+        ['items_failed', 1],
+        ['items_leased', 1],
+        ['items_pending', 1],
+      ],
+    );
   });
 
   it('refuses a store written by a newer sluice, naming both versions, and leaves it untouched', async () => {

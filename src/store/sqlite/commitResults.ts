@@ -14,11 +14,11 @@ export function commitResults(
 ): { committed: number; rejected: string[] } {
   const done = statement(
     db,
-    `UPDATE items SET state = 'done', checkpoint = @checkpoint, covered = @covered,
-       records = records + @records, bytes = bytes + @bytes, started_at = @startedAt, finished_at = @finishedAt,
-       metrics = @metrics, result = @result, done_by = @owner,
+    `UPDATE items SET state = 'done', checkpoint = ?, covered = ?,
+       records = records + ?, bytes = bytes + ?, started_at = ?, finished_at = ?,
+       metrics = ?, result = ?, done_by = ?,
        lease_owner = NULL, lease_expires = NULL, last_error = NULL
-     WHERE job = @job AND id = @id AND state = 'leased' AND lease_owner = @owner AND fence = @fence`,
+     WHERE job = ? AND id = ? AND state = 'leased' AND lease_owner = ? AND fence = ?`,
   );
   const worker = statement(
     db,
@@ -53,20 +53,21 @@ export function commitResults(
   const rejected: string[] = [];
   const mark = (unit: CommitUnit) => {
     for (const o of unit.items) {
-      const changed = done.run({
-        job,
+      const changed = done.run(
+        toJson(o.checkpoint),
+        o.covered,
+        o.records,
+        o.bytes,
+        o.startedAt,
+        o.finishedAt,
+        toJson(o.metrics),
+        toJson(o.result),
         owner,
-        id: o.id,
-        fence: o.fence,
-        checkpoint: toJson(o.checkpoint),
-        covered: o.covered,
-        metrics: toJson(o.metrics),
-        result: toJson(o.result),
-        records: o.records,
-        bytes: o.bytes,
-        startedAt: o.startedAt,
-        finishedAt: o.finishedAt,
-      }).changes;
+        job,
+        o.id,
+        owner,
+        o.fence,
+      ).changes;
       // Rolls back to the unit's savepoint: its other items stay as they were.
       if (changed !== 1) throw new StaleUnit();
     }

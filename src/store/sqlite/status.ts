@@ -121,18 +121,19 @@ function workers(db: Database, job: string, now: number): WorkerStatus[] {
 
 export function workLeft(db: Database, job: string, now: number): WorkLeft {
   const r = statement<
-    [number, number, number, string],
+    { now: number; job: string },
     { ready: number; waiting: number; leased: number; nextAt: number | null }
   >(
     db,
-    `SELECT
-         COALESCE(SUM(state = 'pending' AND not_before <= ?), 0) AS ready,
-         COALESCE(SUM(state = 'pending' AND not_before > ?), 0) AS waiting,
-         COALESCE(SUM(state = 'leased'), 0) AS leased,
-         MIN(CASE WHEN state = 'pending' AND not_before > ? THEN not_before
-                  WHEN state = 'leased' THEN lease_expires END) AS nextAt
-       FROM items WHERE job = ? AND state IN ('pending', 'leased')`,
-  ).get(now, now, now, job);
+    // One state at a time, so each side reads its own partial index (schema.ts, migration 3).
+    `SELECT COALESCE(SUM(ready), 0) AS ready, COALESCE(SUM(waiting), 0) AS waiting,
+         COALESCE(SUM(leased), 0) AS leased, MIN(next_at) AS nextAt
+       FROM (SELECT not_before <= @now AS ready, not_before > @now AS waiting, 0 AS leased,
+                    CASE WHEN not_before > @now THEN not_before END AS next_at
+               FROM items WHERE job = @job AND state = 'pending'
+             UNION ALL
+             SELECT 0, 0, 1, lease_expires FROM items WHERE job = @job AND state = 'leased')`,
+  ).get({ now, job });
   if (!r) return { ready: 0, waiting: 0, leased: 0, nextInMs: null };
   return {
     ready: r.ready,
