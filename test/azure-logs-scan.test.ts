@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { synthesize } from '../src/synth/generate.js';
 import { M, SCANNER_PATH, STOP_LINE, scanner, TUPLE_INTS } from '../src/tasks/azure-logs/native.js';
 import { parseBlob, startsAsWrapper } from '../src/tasks/azure-logs/parse.js';
+import { sluice } from './support/cli.js';
 import { azureRecord } from './support/records.js';
 
 function sorted<T>(list: [string, T][]): [string, T][] {
@@ -321,6 +322,30 @@ describe('native scanner', () => {
       });
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('the CLI says which parser it uses, and its report is the same with the scanner turned off', async () => {
+      const reports: string[] = [];
+      for (const env of [{}, { SLUICE_NATIVE: '0' }] as Record<string, string>[]) {
+        const store = join(dir, `cli-${reports.length}.db`);
+        const run = await sluice(
+          ['ingest', join(dir, 'classic'), '--store', store, '--verbose', '--progress', 'none'],
+          {
+            env,
+          },
+        );
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(
+          run.stderr,
+          'SLUICE_NATIVE' in env
+            ? /parsing with JSON\.parse alone: the native scanner is turned off \(SLUICE_NATIVE=0\)/
+            : /parsing with the native scanner \(.*scan\.node\)/,
+        );
+        const report = await sluice(['report', '--store', store, '--format', 'json']);
+        assert.equal(report.code, 0, report.stderr);
+        reports.push(report.stdout);
+      }
+      assert.equal(reports[0], reports[1]);
+    });
 
     for (const shape of ['classic', 'modern']) {
       it(`${shape}: every blob gives the same result both ways, and the scanner reads its JSON lines`, () => {
