@@ -100,5 +100,5 @@ compile(
     'src/tasks/azure-logs/scan.c',
     '-lm',
   ],
-  '`sluice ingest` will parse Azure logs with JSON.parse alone, which takes about twice the CPU',
+  '`sluice ingest` will parse Azure logs with JSON.parse alone, which takes about 2.5 times the CPU',
 );
