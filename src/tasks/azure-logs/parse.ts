@@ -391,11 +391,12 @@ export class BlobParser {
   }
 
   /**
-   * Parses whole lines of UTF-8 bytes. They are read as Latin-1, which costs a copy and gives V8
-   * one-byte strings, which JSON.parse reads fastest. A string index is then a byte offset, and
-   * JSON's structure is all ASCII, so a line with bytes past ASCII parses the same as Latin-1: only
-   * the strings the report reads from it are decoded as UTF-8 (see recordFacts). A line that also
-   * has `\u` escapes, whose characters are not bytes, is decoded as UTF-8 whole first.
+   * Parses whole lines of UTF-8 bytes: with the native scanner where it is built (see `scan`), and
+   * otherwise (and each line the scanner leaves) as follows. They are read as Latin-1, which costs
+   * a copy and gives V8 one-byte strings, which JSON.parse reads fastest. A string index is then a
+   * byte offset, and JSON's structure is all ASCII, so a line with bytes past ASCII parses the same
+   * as Latin-1: only the strings the report reads from it are decoded as UTF-8 (see recordFacts).
+   * A line that also has `\u` escapes, whose characters are not bytes, is decoded as UTF-8 first.
    */
   private lines(bytes: Buffer): void {
     if (this.scanner) {

@@ -1,4 +1,4 @@
-// The azure-logs parser's fast path, a Node-API addon built by scripts/build.mjs with the machine's
+// The azure-logs parser's fast path, a Node-API add-on built by scripts/build.mjs with the machine's
 // C compiler. It reads JSON lines of bytes and, for each record, the few fields the report needs,
 // as parse.ts would, without building the record as JavaScript objects (which cost most of a
 // parser thread's time). Without it (no compiler), parse.ts reads every line itself.
@@ -25,7 +25,8 @@
 // - meta (Int32Array): see the M_ constants.
 // Ids count on from the ones handed out before, or from 0 after a reset (M_RESET). It stops at the
 // end of the bytes, at a line it leaves to parse.ts, or when `records` or `tuples` is full.
-// Node-API 8 (Node 12.22 and later) has type tags.
+
+// Node-API 8 (every Node from 16 on) has the type tags that tell a table from any other value.
 #define NAPI_VERSION 8
 #include <math.h>
 #if defined(__SSE2__)
@@ -38,7 +39,7 @@
 #include <string.h>
 
 enum {
-  /** Why the call stopped: M_END (all read), M_LINE (a line for parse.ts at `stop`), M_FULL. */
+  /** Why the call stopped: STOP_END (all read), STOP_LINE (a line for parse.ts at M_STOP), STOP_FULL. */
   M_STATUS = 0,
   /** Where reading stopped: the end, or the start of the line left to parse.ts, or the next line. */
   M_STOP,
@@ -88,7 +89,7 @@ typedef struct {
   int unicode;
 } value;
 
-/** The distinct values read, by their bytes; an id is the order of first sight. */
+/** The distinct values read (by their bytes) and tuples of them; an id is the order of first sight. */
 typedef struct {
   uint32_t *slots; /* id + 1, 0 for empty */
   uint32_t *offsets;
