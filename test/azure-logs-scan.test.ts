@@ -337,7 +337,7 @@ describe('native scanner', () => {
         assert.match(
           run.stderr,
           'SLUICE_NATIVE' in env
-            ? /parsing with JSON\.parse alone: the native scanner is turned off \(SLUICE_NATIVE=0\)/
+            ? /parsing with JSON\.parse alone: the native scanner is not used, as it is turned off \(SLUICE_NATIVE=0\)/
             : /parsing with the native scanner \(.*scan\.node\)/,
         );
         const report = await sluice(['report', '--store', store, '--format', 'json']);

@@ -17,7 +17,7 @@ import { openSource } from '../../sources/index.js';
 import { DEFAULT_STORE, isPostgresUrl, openStore, STORE_HELP } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import { createAzureLogsTask } from '../../tasks/azure-logs/index.js';
-import { SCANNER_PATH, scanner } from '../../tasks/azure-logs/native.js';
+import { noScanner, SCANNER_PATH, scanner } from '../../tasks/azure-logs/native.js';
 import { bytes, count, duration, shellQuote } from '../format.js';
 import { ListingWatch } from '../listing.js';
 import { PROGRESS_MODES, progressMode, progressReporter } from '../progress.js';
@@ -174,7 +174,7 @@ export async function runIngest(
     reporter.say(
       scanner
         ? `parsing with the native scanner (${SCANNER_PATH}), JSON.parse for the lines it leaves`
-        : `parsing with JSON.parse alone: the native scanner ${process.env.SLUICE_NATIVE === '0' ? 'is turned off (SLUICE_NATIVE=0)' : `did not load from ${SCANNER_PATH} (npm run build compiles it with a C compiler)`}`,
+        : `parsing with JSON.parse alone: the native scanner is not used, as ${noScanner}`,
     );
   }
   try {

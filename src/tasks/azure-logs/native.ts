@@ -49,14 +49,21 @@ export const SCANNER_PATH = fileURLToPath(
   new URL(BUNDLED ? '../scan.node' : '../../../dist/scan.node', import.meta.url),
 );
 
-function load(): Scanner | null {
-  if (process.env.SLUICE_NATIVE === '0') return null;
+function load(): { scanner: Scanner | null; why: string } {
+  if (process.env.SLUICE_NATIVE === '0') return { scanner: null, why: 'it is turned off (SLUICE_NATIVE=0)' };
   try {
-    return createRequire(import.meta.url)(SCANNER_PATH) as Scanner;
-  } catch {
-    return null;
+    return { scanner: createRequire(import.meta.url)(SCANNER_PATH) as Scanner, why: '' };
+  } catch (error) {
+    const reason = String((error as Error).message).split('\n')[0];
+    return {
+      scanner: null,
+      why: `it did not load from ${SCANNER_PATH} (${reason}; npm run build compiles it)`,
+    };
   }
 }
 
+const loaded = load();
 /** This thread's scanner, or null where it is not built (or turned off). */
-export const scanner: Scanner | null = load();
+export const scanner: Scanner | null = loaded.scanner;
+/** Why there is no scanner (empty when there is one), for `ingest --verbose`. */
+export const noScanner: string = loaded.why;

@@ -593,7 +593,7 @@ static int line(interner *in, const uint8_t *p, const uint8_t *end, int32_t *out
     if (t.properties.unicode || !stringProps(in->t, &t.properties, &pr)) return -1;
   }
 
-  span category, model, version, deployment, operation, resource, timeText;
+  span category, model, version, deployment, operation, resource;
   if (!plain(&t.category, &category) || !plain(&pr.modelName, &model) ||
       !plain(&pr.modelVersion, &version) || !plain(&pr.modelDeploymentName, &deployment) ||
       !plain(&t.operationName, &operation))
@@ -619,9 +619,8 @@ static int line(interner *in, const uint8_t *p, const uint8_t *end, int32_t *out
   span day = {NULL, 0};
   if (t.time.kind == K_STRING) {
     if (t.time.escaped || !azureTime(t.time.text)) return -1;
-    timeText = t.time.text;
-    *time = timeText;
-    day.p = timeText.p;
+    *time = t.time.text;
+    day.p = t.time.text.p; // its first 10 bytes: the UTC day
     day.n = 10;
   }
 
