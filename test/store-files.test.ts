@@ -3,7 +3,7 @@
 // a full disk stops the run with exit 3 and state saved, the next run finishing the job exactly,
 // and a corrupt page stops it with exit 3, no item failed for it.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -59,6 +59,34 @@ describe('store files', () => {
         ['items_pending', 1],
       ],
     );
+  });
+
+  it('is created by two processes opening it at the same instant, both of them, every time', async () => {
+    // SQLite refuses one of two such opens at once rather than wait (it could deadlock); the open
+    // tries again. 40 new stores, each opened by both processes in the same millisecond.
+    const rounds = 40;
+    const start = Date.now() + 1500;
+    const runs = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<string>((resolve, reject) =>
+            execFile(
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                'test/support/open-stores.ts',
+                path.join(dir, 'race'),
+                String(rounds),
+                String(start),
+                '60',
+              ],
+              (error, stdout) => (error ? reject(error) : resolve(stdout)),
+            ),
+          ),
+      ),
+    );
+    for (const out of runs) assert.deepEqual(out.trim().split('\n'), Array(rounds).fill('ok'));
   });
 
   it('refuses a store written by a newer sluice, naming both versions, and leaves it untouched', async () => {

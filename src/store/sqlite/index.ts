@@ -60,6 +60,14 @@ function advice(code: string, path: string): string {
   return `check ${path}`;
 }
 
+/** How long an open keeps trying while another process holds the new store's lock. */
+const OPEN_BUSY_MS = 10_000;
+
+/** Blocks this thread for `ms` (an open is synchronous, and rare). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 export class SqliteStore implements Store {
   private constructor(
     private readonly db: Database.Database,
@@ -76,6 +84,40 @@ export class SqliteStore implements Store {
         `no store at ${path}: run \`sluice ingest\` (or \`sluice run\`) first, or pass --store <path>`,
       );
     }
+    const deadline = Date.now() + OPEN_BUSY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return SqliteStore.openOnce(path, options, clock, mustExist);
+      } catch (error) {
+        // Two processes opening a new store at once: SQLite refuses one of them at once, without
+        // waiting out the busy timeout, where waiting could deadlock (setting the journal mode or
+        // taking the write lock while the other holds its read): open again a moment later.
+        const code = (error as { code?: string }).code ?? '';
+        if (!code.startsWith('SQLITE_BUSY') || Date.now() >= deadline)
+          throw SqliteStore.openError(error, path, options);
+        sleepSync(Math.min(200, 10 * attempt) + Math.random() * 10);
+      }
+    }
+  }
+
+  private static openError(error: unknown, path: string, options: SqliteStoreOptions): Error {
+    if (error instanceof UsageError) return error;
+    const { code = '', message } = error as { code?: string; message: string };
+    if (code.startsWith('SQLITE_READONLY') && !options.readOnly) {
+      return new UsageError(
+        `cannot write the store ${path} (${message}): check its permissions, or pass another --store.`,
+      );
+    }
+    return new UsageError(`cannot open the store ${path}: ${message}. ${advice(code, path)}.`);
+  }
+
+  /** One try at opening: SQLite's own errors pass through (open maps them). */
+  private static openOnce(
+    path: string,
+    options: SqliteStoreOptions,
+    clock: () => number,
+    mustExist: boolean,
+  ): SqliteStore {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { fileMustExist: mustExist, readonly: options.readOnly === true });
@@ -109,14 +151,7 @@ export class SqliteStore implements Store {
       db.pragma('cache_size = -16384');
     } catch (error) {
       db?.close();
-      if (error instanceof UsageError) throw error;
-      const { code = '', message } = error as { code?: string; message: string };
-      if (code.startsWith('SQLITE_READONLY') && !options.readOnly) {
-        throw new UsageError(
-          `cannot write the store ${path} (${message}): check its permissions, or pass another --store.`,
-        );
-      }
-      throw new UsageError(`cannot open the store ${path}: ${message}. ${advice(code, path)}.`);
+      throw error;
     }
     return new SqliteStore(db, path, clock);
   }
